@@ -1,0 +1,1 @@
+//! Compile the model into a runtime snapshot.

@@ -1,0 +1,8 @@
+//! Configuration: the provider-neutral model, its loading and validation,
+//! and its compilation into an immutable runtime snapshot.
+pub mod compile;
+pub mod error;
+pub mod load;
+pub mod spec;
+pub mod validate;
+pub mod yaml;

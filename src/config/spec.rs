@@ -1,0 +1,441 @@
+//! The configuration model: serde types for policy-as-code.
+//!
+//! This is the provider-neutral model. The YAML file provider deserializes it
+//! directly; a Kubernetes provider (Ingress, Gateway API) lowers its resources
+//! into the same types. Runtime structures (tries, compiled regexes, pools) are
+//! built from it in `config::compile`, never deserialized directly.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// The root of a gateway configuration.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct GatewayConfig {
+    #[serde(default)]
+    pub admin: AdminSpec,
+    #[serde(default)]
+    pub server: ServerSpec,
+    #[serde(default)]
+    pub listeners: Vec<ListenerSpec>,
+    #[serde(default)]
+    pub routes: Vec<RouteSpec>,
+    #[serde(default)]
+    pub backends: Vec<BackendSpec>,
+    #[serde(default)]
+    pub policies: Vec<PolicySpec>,
+}
+
+/// The admin listener (health, readiness; later metrics and the admin API).
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdminSpec {
+    /// `host:port`; `127.0.0.1:9901` by default.
+    #[serde(default = "default_admin_address")]
+    pub address: String,
+}
+
+impl Default for AdminSpec {
+    fn default() -> Self {
+        Self {
+            address: default_admin_address(),
+        }
+    }
+}
+
+fn default_admin_address() -> String {
+    "127.0.0.1:9901".to_owned()
+}
+
+/// Process-wide settings.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSpec {
+    /// Peers (CIDRs) whose forwarding headers and PROXY headers are believed.
+    #[serde(default)]
+    pub trusted_proxies: Vec<String>,
+    /// How long SIGTERM waits for in-flight requests before exiting.
+    #[serde(default = "default_grace", with = "duration")]
+    pub shutdown_grace: Duration,
+    /// Write one JSON access-log line per request to stdout.
+    #[serde(default = "default_true")]
+    pub access_log: bool,
+}
+
+impl Default for ServerSpec {
+    fn default() -> Self {
+        Self {
+            trusted_proxies: Vec::new(),
+            shutdown_grace: default_grace(),
+            access_log: true,
+        }
+    }
+}
+
+fn default_grace() -> Duration {
+    Duration::from_secs(30)
+}
+
+fn default_true() -> bool {
+    true
+}
+
+/// A socket the gateway accepts client connections on.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListenerSpec {
+    pub name: String,
+    /// `host:port`, e.g. `0.0.0.0:8080` or `[::]:8080`.
+    pub address: String,
+    #[serde(default)]
+    pub proxy_protocol: ProxyProtocolMode,
+    /// Policies applied to every route served on this listener, before the route's own.
+    #[serde(default)]
+    pub policies: Vec<String>,
+    #[serde(default)]
+    pub http: HttpSpec,
+}
+
+/// Whether a PROXY protocol (v1 or v2) header precedes the client's bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProxyProtocolMode {
+    #[default]
+    Off,
+    /// Accepted from trusted proxies; plain connections pass too (for switch-overs).
+    Optional,
+    /// Every connection must start with a PROXY header from a trusted proxy.
+    Required,
+}
+
+/// HTTP protocol limits and strictness for one listener.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpSpec {
+    /// Largest request head (request line plus headers), in bytes.
+    #[serde(default = "default_max_head_bytes")]
+    pub max_head_bytes: usize,
+    /// Most header fields in one request.
+    #[serde(default = "default_max_headers")]
+    pub max_headers: usize,
+    /// Deadline to receive a complete request head.
+    #[serde(default = "default_head_timeout", with = "duration")]
+    pub head_timeout: Duration,
+    /// What to do with `%2F` and `%5C` in paths.
+    #[serde(default)]
+    pub encoded_slash: EncodedSlash,
+    /// HTTP/2: concurrent streams per connection.
+    #[serde(default = "default_h2_streams")]
+    pub h2_max_concurrent_streams: u32,
+    /// HTTP/2: largest decoded header list, in bytes.
+    #[serde(default = "default_h2_header_list")]
+    pub h2_max_header_list_bytes: u32,
+    /// HTTP/2: pending reset streams tolerated before the connection is closed
+    /// (the defence against rapid-reset floods).
+    #[serde(default = "default_h2_resets")]
+    pub h2_max_pending_resets: usize,
+}
+
+impl Default for HttpSpec {
+    fn default() -> Self {
+        Self {
+            max_head_bytes: default_max_head_bytes(),
+            max_headers: default_max_headers(),
+            head_timeout: default_head_timeout(),
+            encoded_slash: EncodedSlash::default(),
+            h2_max_concurrent_streams: default_h2_streams(),
+            h2_max_header_list_bytes: default_h2_header_list(),
+            h2_max_pending_resets: default_h2_resets(),
+        }
+    }
+}
+
+fn default_max_head_bytes() -> usize {
+    32 * 1024
+}
+fn default_max_headers() -> usize {
+    100
+}
+fn default_head_timeout() -> Duration {
+    Duration::from_secs(10)
+}
+fn default_h2_streams() -> u32 {
+    100
+}
+fn default_h2_header_list() -> u32 {
+    32 * 1024
+}
+fn default_h2_resets() -> usize {
+    20
+}
+
+/// Action for percent-encoded `/` (`%2F`) and `\` (`%5C`) in a request path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EncodedSlash {
+    /// 400 Bad Request.
+    #[default]
+    Reject,
+    /// Leave them encoded; they never split a segment.
+    Keep,
+    /// Decode them to `/` before normalisation.
+    Decode,
+}
+
+/// A route: a match, a chain of policies and an action.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RouteSpec {
+    pub name: String,
+    /// Listeners this route is served on; all listeners when empty.
+    #[serde(default)]
+    pub listeners: Vec<String>,
+    #[serde(default, rename = "match")]
+    pub matches: MatchSpec,
+    #[serde(default)]
+    pub policies: Vec<String>,
+    /// Name of the backend that serves matching requests.
+    #[serde(default)]
+    pub backend: Option<String>,
+    /// A response generated by the gateway itself.
+    #[serde(default)]
+    pub direct_response: Option<DirectResponseSpec>,
+}
+
+/// All present conditions must hold for a route to match.
+#[derive(Debug, Clone, PartialEq, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct MatchSpec {
+    /// Exact names (`api.example.com`) or wildcards (`*.example.com`).
+    #[serde(default)]
+    pub hosts: Vec<String>,
+    #[serde(default)]
+    pub path: Option<PathMatchSpec>,
+    /// Methods, any of which matches; any method when empty.
+    #[serde(default)]
+    pub methods: Vec<String>,
+    #[serde(default)]
+    pub headers: Vec<ValueMatchSpec>,
+    #[serde(default)]
+    pub query: Vec<ValueMatchSpec>,
+}
+
+/// Exactly one of `exact`, `prefix`, `regex`.
+#[derive(Debug, Clone, PartialEq, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct PathMatchSpec {
+    #[serde(default)]
+    pub exact: Option<String>,
+    /// Matches on segment boundaries: `/api` matches `/api` and `/api/x`, not `/apix`.
+    #[serde(default)]
+    pub prefix: Option<String>,
+    /// Matched against the whole normalised path.
+    #[serde(default)]
+    pub regex: Option<String>,
+}
+
+/// A header or query parameter condition: `name` plus one of `exact`, `regex`,
+/// or `present: true`.
+#[derive(Debug, Clone, PartialEq, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ValueMatchSpec {
+    pub name: String,
+    #[serde(default)]
+    pub exact: Option<String>,
+    #[serde(default)]
+    pub regex: Option<String>,
+    #[serde(default)]
+    pub present: Option<bool>,
+}
+
+/// A response the gateway writes itself.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct DirectResponseSpec {
+    #[serde(default = "default_status")]
+    pub status: u16,
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    #[serde(default)]
+    pub body: String,
+}
+
+fn default_status() -> u16 {
+    200
+}
+
+/// A named group of upstream endpoints.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct BackendSpec {
+    pub name: String,
+    pub endpoints: Vec<EndpointSpec>,
+    #[serde(default)]
+    pub load_balancing: LoadBalancingSpec,
+    #[serde(default)]
+    pub timeouts: TimeoutsSpec,
+    #[serde(default)]
+    pub health: PassiveHealthSpec,
+    /// Retry an idempotent request without a body once, on another endpoint,
+    /// when the connection to the first could not be made.
+    #[serde(default = "default_true")]
+    pub retry_on_connect_failure: bool,
+    /// Idle keep-alive connections kept per endpoint.
+    #[serde(default = "default_idle_per_endpoint")]
+    pub max_idle_per_endpoint: usize,
+}
+
+fn default_idle_per_endpoint() -> usize {
+    128
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct EndpointSpec {
+    /// `host:port` (an IP address; names are resolved at load time).
+    pub address: String,
+    #[serde(default = "default_weight")]
+    pub weight: u32,
+}
+
+fn default_weight() -> u32 {
+    1
+}
+
+/// How a backend picks an endpoint for each request.
+#[derive(Debug, Clone, PartialEq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum LoadBalancingSpec {
+    /// Smooth weighted round robin.
+    #[default]
+    RoundRobin,
+    /// Power of two random choices on in-flight requests (weighted).
+    LeastRequest,
+    /// A hash ring: the same key goes to the same endpoint while it is healthy.
+    ConsistentHash(HashKeySpec),
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum HashKeySpec {
+    /// The resolved client IP.
+    ClientIp,
+    /// The value of a request header (requests without it hash on client IP).
+    Header(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TimeoutsSpec {
+    #[serde(default = "default_connect", with = "duration")]
+    pub connect: Duration,
+    /// From sending the request to receiving the response head (504 past it).
+    #[serde(default = "default_request", with = "duration")]
+    pub request: Duration,
+    /// How long an idle pooled upstream connection is kept.
+    #[serde(default = "default_idle", with = "duration")]
+    pub idle: Duration,
+}
+
+impl Default for TimeoutsSpec {
+    fn default() -> Self {
+        Self {
+            connect: default_connect(),
+            request: default_request(),
+            idle: default_idle(),
+        }
+    }
+}
+
+fn default_connect() -> Duration {
+    Duration::from_secs(5)
+}
+fn default_request() -> Duration {
+    Duration::from_secs(60)
+}
+fn default_idle() -> Duration {
+    Duration::from_secs(90)
+}
+
+/// Passive health checking (outlier ejection).
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct PassiveHealthSpec {
+    /// Consecutive failures (connect errors, timeouts, 502/503/504) that eject an endpoint.
+    #[serde(default = "default_failures")]
+    pub consecutive_failures: u32,
+    /// First ejection period; it doubles with each ejection in a row.
+    #[serde(default = "default_ejection", with = "duration")]
+    pub base_ejection: Duration,
+    #[serde(default = "default_max_ejection", with = "duration")]
+    pub max_ejection: Duration,
+}
+
+impl Default for PassiveHealthSpec {
+    fn default() -> Self {
+        Self {
+            consecutive_failures: default_failures(),
+            base_ejection: default_ejection(),
+            max_ejection: default_max_ejection(),
+        }
+    }
+}
+
+fn default_failures() -> u32 {
+    5
+}
+fn default_ejection() -> Duration {
+    Duration::from_secs(10)
+}
+fn default_max_ejection() -> Duration {
+    Duration::from_secs(300)
+}
+
+/// A named, reusable policy. Exactly one kind is set.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicySpec {
+    pub name: String,
+    #[serde(default)]
+    pub ip_filter: Option<IpFilterSpec>,
+}
+
+/// Allow and deny lists on the resolved client IP. The most specific matching
+/// prefix decides; on a tie, deny wins. Unmatched addresses get `default`.
+#[derive(Debug, Clone, PartialEq, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct IpFilterSpec {
+    #[serde(default)]
+    pub allow: Vec<String>,
+    #[serde(default)]
+    pub deny: Vec<String>,
+    /// `deny` when `allow` is non-empty, else `allow`, unless set.
+    #[serde(default)]
+    pub default: Option<FilterAction>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FilterAction {
+    Allow,
+    Deny,
+}
+
+/// Durations as human strings: `250ms`, `10s`, `5m`.
+pub mod duration {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        let text = String::deserialize(d)?;
+        humantime::parse_duration(&text)
+            .map_err(|e| serde::de::Error::custom(format!("invalid duration {text:?}: {e}")))
+    }
+
+    pub fn serialize<S: Serializer>(value: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&humantime::format_duration(*value).to_string())
+    }
+}

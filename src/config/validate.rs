@@ -1,0 +1,1 @@
+//! Semantic validation of a GatewayConfig. Filled by H1.

@@ -1,0 +1,2 @@
+//! Stage 2: connection guards that run on raw bytes before HTTP parsing.
+pub mod framing;

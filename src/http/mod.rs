@@ -1,0 +1,2 @@
+//! Stage 3: the HTTP server, strictness checks and synthetic responses.
+pub mod normalize;

@@ -1,0 +1,27 @@
+//! Portcullis: a security-first edge gateway.
+//!
+//! The request pipeline, in the order a request meets it:
+//!
+//! ```text
+//! listener ─▶ guard ─▶ http ─▶ route ─▶ policy ─▶ upstream ─▶ observe
+//! (accept,    (framing  (hyper   (match   (ordered  (balance,  (access log,
+//!  PROXY,      checks)   server,  table)   chain)    pool,      emitted when
+//!  client IP)            paths)                      forward)   the body ends)
+//! ```
+//!
+//! `pipeline.rs` assembles the per-request stages in one function.
+#![forbid(unsafe_code)]
+
+pub mod admin;
+pub mod app;
+pub mod config;
+pub mod guard;
+pub mod http;
+pub mod listener;
+pub mod net;
+pub mod observe;
+pub mod pipeline;
+pub mod policy;
+pub mod provider;
+pub mod route;
+pub mod upstream;

@@ -1,0 +1,5 @@
+//! Stage 1: accept connections, read PROXY headers, know who the client is.
+pub mod accept;
+pub mod bind;
+pub mod client_ip;
+pub mod proxy_protocol;

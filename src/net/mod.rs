@@ -1,0 +1,2 @@
+//! Network primitives shared by several stages.
+pub mod cidr_table;

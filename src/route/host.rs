@@ -1,0 +1,1 @@
+//! Route matcher (host). Filled by H4.

@@ -1,0 +1,1 @@
+//! Route matcher (path). Filled by H4.

@@ -1,0 +1,1 @@
+//! Route matcher (value). Filled by H4.

@@ -1,0 +1,4 @@
+//! Stage 6: choose an endpoint and forward the request to it.
+pub mod balance;
+pub mod endpoint;
+pub mod health;
