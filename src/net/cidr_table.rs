@@ -60,6 +60,17 @@ impl<T> CidrTable<T> {
 /// Host bits set below the prefix length are an error (`10.0.0.1/8`), since
 /// they usually mean a typo.
 pub fn parse_cidr(text: &str) -> Result<IpNet, String> {
-    let _ = text;
-    todo!("H3")
+    let text = text.trim();
+    if let Ok(net) = text.parse::<IpNet>() {
+        if net.trunc() != net {
+            return Err(format!(
+                "{text:?} has host bits set (did you mean {}?)",
+                net.trunc()
+            ));
+        }
+        return Ok(net);
+    }
+    text.parse::<IpAddr>()
+        .map(IpNet::from)
+        .map_err(|_| format!("{text:?} is not an IP address or CIDR"))
 }
