@@ -1,1 +1,107 @@
-fn main() {}
+//! The `portcullis` command: run the gateway, or validate a configuration.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use portcullis::app::{self, ConfigSource};
+use portcullis::config::load;
+
+/// The embedded default: the quickstart config, so `portcullis run` works
+/// with nothing else on the machine.
+const QUICKSTART: &str = include_str!("../examples/quickstart.yaml");
+
+#[derive(Parser)]
+#[command(name = "portcullis", version, about = "A security-first edge gateway")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the gateway.
+    Run {
+        /// YAML configuration file (watched and hot-reloaded). Without it the
+        /// embedded quickstart configuration is used.
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+        /// Log format for the gateway's own logs on stderr.
+        #[arg(long, default_value = "text", value_parser = ["text", "json"])]
+        log_format: String,
+    },
+    /// Check a configuration file and print every error with its position.
+    Validate {
+        #[arg(long, short)]
+        config: PathBuf,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Validate { config } => validate(&config),
+        Command::Run { config, log_format } => run(config, &log_format),
+    }
+}
+
+fn validate(path: &std::path::Path) -> ExitCode {
+    match load::load_file(path) {
+        Ok(_) => {
+            println!("{}: ok", path.display());
+            ExitCode::SUCCESS
+        }
+        Err(errors) => {
+            eprintln!("{errors}");
+            eprintln!("{} error(s)", errors.0.len());
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(config: Option<PathBuf>, log_format: &str) -> ExitCode {
+    init_logging(log_format);
+    let (source, loaded) = match config {
+        Some(path) => {
+            let loaded = load::load_file(&path);
+            (ConfigSource::File(path), loaded)
+        }
+        None => (ConfigSource::Embedded, load::load_str(QUICKSTART, "<embedded quickstart>")),
+    };
+    let config = match loaded {
+        Ok(c) => c,
+        Err(errors) => {
+            eprintln!("{errors}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(app::run(source, config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e}");
+            eprintln!("{e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging(format: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(false);
+    if format == "json" {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}

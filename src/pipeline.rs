@@ -1,1 +1,272 @@
-//! The per-request pipeline.
+//! The per-request pipeline, assembled in one function so its order can be
+//! read top to bottom (see `docs/architecture.md`):
+//!
+//! client IP → strict checks → path normalisation → route → policy chain →
+//! action (direct response or upstream) → response headers → access record.
+
+use std::borrow::Cow;
+use std::sync::Arc;
+use std::time::{Instant, SystemTime};
+
+use http::uri::PathAndQuery;
+use http::{HeaderValue, Request, Response, StatusCode, header};
+use hyper::body::Incoming;
+
+use crate::config::compile::{ListenerRuntime, RouteAction};
+use crate::http::body::{RequestBody, ResponseBody};
+use crate::http::forwarding::{self, Hop};
+use crate::http::normalize::{PathError, normalize_path};
+use crate::http::reject::Rejection;
+use crate::http::request_id::request_id;
+use crate::http::tunnel;
+use crate::listener::client_ip::{PeerAddr, resolve_client_ip};
+use crate::observe::access_log::AccessRecord;
+use crate::policy::{Decision, PolicyInput};
+use crate::route::RequestView;
+use crate::upstream::forward::{self, UpstreamError};
+
+/// What the connection knows about itself, fixed for its lifetime.
+#[derive(Debug, Clone, Copy)]
+pub struct ConnectionInfo {
+    pub peer: PeerAddr,
+    pub peer_trusted: bool,
+    pub proto: &'static str,
+}
+
+/// Handles one request on `listener` (the snapshot loaded for this request).
+pub async fn handle(
+    listener: Arc<ListenerRuntime>,
+    conn: &ConnectionInfo,
+    mut req: Request<Incoming>,
+) -> Response<ResponseBody> {
+    let request_id = request_id(req.headers());
+    let mut record = AccessRecord {
+        log: listener.access_log.clone(),
+        time: SystemTime::now(),
+        start: Instant::now(),
+        request_id: request_id.clone(),
+        listener: Arc::clone(&listener.name),
+        peer: conn.peer,
+        client_ip: None,
+        method: req.method().clone(),
+        host: String::new(),
+        path: String::new(),
+        version: req.version(),
+        status: 0,
+        bytes_sent: 0,
+        route: None,
+        upstream: None,
+        upstream_ms: None,
+        policy: None,
+        reason: None,
+        body_error: false,
+    };
+
+    // 1. Who is the client? Only trusted hops' X-Forwarded-For is believed.
+    let client_ip = resolve_client_ip(conn.peer.0.ip(), req.headers(), &listener.trusted);
+    record.client_ip = Some(client_ip);
+
+    // 2. Framing the guard should already have refused; checked again here
+    //    because an HTTP/2 request never passes the HTTP/1 guard.
+    if req.headers().contains_key(header::TRANSFER_ENCODING)
+        && req.headers().contains_key(header::CONTENT_LENGTH)
+    {
+        return reject(record, Rejection::BadRequest { reason: "cl_and_te" }, &request_id);
+    }
+
+    // 3. Host and path as routing and policies see them.
+    let Some(host) = request_host(&req) else {
+        return reject(record, Rejection::BadRequest { reason: "bad_host" }, &request_id);
+    };
+    record.host.push_str(&host);
+    let path = match normalize_path(req.uri().path(), listener.spec.http.encoded_slash) {
+        Ok(p) => p,
+        Err(e) => {
+            record.path.push_str(req.uri().path());
+            let reason = match e {
+                PathError::EncodedSlash => "encoded_slash",
+                _ => "bad_path",
+            };
+            return reject(record, Rejection::BadRequest { reason }, &request_id);
+        }
+    };
+    record.path.push_str(&path);
+
+    // 4. Route.
+    let view = RequestView {
+        host: &host,
+        path: &path,
+        query: req.uri().query(),
+        method: req.method(),
+        headers: req.headers(),
+    };
+    let Some(route) = listener.routes.find(&view) else {
+        return reject(record, Rejection::NoRoute, &request_id);
+    };
+    record.route = Some(Arc::clone(&route.name));
+
+    // 5. Policy chain: listener policies, then route policies.
+    let input = PolicyInput {
+        client_ip,
+        method: req.method(),
+        host: &host,
+        path: &path,
+        headers: req.headers(),
+    };
+    if let Decision::Reject(rejection) = route.chain.evaluate(&input) {
+        return reject(record, rejection, &request_id);
+    }
+
+    // 6. Action.
+    let backend = match &route.action {
+        RouteAction::Direct(direct) => {
+            let mut response = Response::new(ResponseBody::full(direct.body.clone()));
+            *response.status_mut() = direct.status;
+            *response.headers_mut() = direct.headers.clone();
+            return finish(record, response, &request_id);
+        }
+        RouteAction::Backend(backend) => Arc::clone(backend),
+    };
+
+    let path_and_query = match upstream_target(&req, &path) {
+        Some(pq) => pq,
+        None => return reject(record, Rejection::BadRequest { reason: "bad_path" }, &request_id),
+    };
+    drop(path);
+    let upgrade = forwarding::is_upgrade(req.headers()) && req.version() <= http::Version::HTTP_11;
+    let client_upgrade = upgrade.then(|| hyper::upgrade::on(&mut req));
+
+    let host_value = host_header(&req);
+    let hash_key = backend.hash_key(client_ip, req.headers());
+    let (mut parts, body) = req.into_parts();
+    forwarding::strip_hop_by_hop(&mut parts.headers, upgrade);
+    let hop = Hop {
+        peer_ip: conn.peer.0.ip(),
+        peer_trusted: conn.peer_trusted,
+        client_ip,
+        host: host_value.as_ref(),
+        proto: conn.proto,
+    };
+    forwarding::set_forwarding_headers(&mut parts.headers, hop, &request_id);
+    if let Some(host) = host_value {
+        parts.headers.insert(header::HOST, host);
+    }
+
+    let upstreamed = match forward::forward(
+        &backend,
+        parts,
+        RequestBody::Incoming(body),
+        path_and_query,
+        hash_key,
+    )
+    .await
+    {
+        Ok(u) => u,
+        Err(failed) => {
+            record.upstream = failed.endpoint;
+            let rejection = match failed.error {
+                UpstreamError::Timeout => Rejection::GatewayTimeout,
+                UpstreamError::ConnectFailed => Rejection::BadGateway { reason: "connect_failed" },
+                UpstreamError::Protocol => Rejection::BadGateway { reason: "upstream_error" },
+            };
+            return reject(record, rejection, &request_id);
+        }
+    };
+    record.upstream = Some(upstreamed.endpoint);
+    record.upstream_ms = Some(upstreamed.upstream_ms);
+
+    let mut response = upstreamed.response;
+    if response.status() == StatusCode::SWITCHING_PROTOCOLS {
+        if let Some(client_upgrade) = client_upgrade {
+            let upstream_upgrade = hyper::upgrade::on(&mut response);
+            tunnel::spawn(client_upgrade, upstream_upgrade);
+            let (parts, _) = response.into_parts();
+            return finish(record, Response::from_parts(parts, ResponseBody::empty()), &request_id);
+        }
+        // A 101 nobody asked for is a broken upstream.
+        return reject(record, Rejection::BadGateway { reason: "upstream_error" }, &request_id);
+    }
+    forwarding::strip_hop_by_hop(response.headers_mut(), false);
+    if upgrade {
+        // A refused upgrade ends the connection: the client may already be
+        // sending bytes of the other protocol.
+        response
+            .headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    let (parts, body) = response.into_parts();
+    finish(record, Response::from_parts(parts, ResponseBody::upstream(body)), &request_id)
+}
+
+fn reject(mut record: AccessRecord, rejection: Rejection, request_id: &HeaderValue) -> Response<ResponseBody> {
+    record.reason = Some(rejection.reason());
+    record.policy = rejection.policy().cloned();
+    let response = rejection.into_response(request_id);
+    finish(record, response, request_id)
+}
+
+fn finish(
+    mut record: AccessRecord,
+    mut response: Response<ResponseBody>,
+    request_id: &HeaderValue,
+) -> Response<ResponseBody> {
+    if !response.headers().contains_key("x-request-id") {
+        response.headers_mut().insert("x-request-id", request_id.clone());
+    }
+    record.status = response.status().as_u16();
+    response.map(|body| body.with_record(record))
+}
+
+/// The host the request is for: the URI authority (HTTP/2, absolute-form)
+/// or the Host header; lower-case, without port. `None` when malformed.
+fn request_host(req: &Request<Incoming>) -> Option<Cow<'_, str>> {
+    let raw = match req.uri().authority() {
+        Some(authority) => authority.host(),
+        None => match req.headers().get(header::HOST) {
+            Some(value) => {
+                let text = value.to_str().ok()?;
+                // Host is `uri-host [":" port]`; userinfo has no place in it.
+                if text.contains('@') {
+                    return None;
+                }
+                let authority: http::uri::Authority = text.parse().ok()?;
+                // `host()` borrows from the temporary; fall back to slicing.
+                let host_len = authority.host().len();
+                if text.starts_with('[') {
+                    text.get(..host_len)?
+                } else {
+                    text.split(':').next()?
+                }
+            }
+            // HTTP/1.0 without Host: route as the empty host (any-host routes).
+            None => "",
+        },
+    };
+    let raw = raw.strip_suffix('.').unwrap_or(raw);
+    if raw.bytes().any(|b| b.is_ascii_uppercase()) {
+        Some(Cow::Owned(raw.to_ascii_lowercase()))
+    } else {
+        Some(Cow::Borrowed(raw))
+    }
+}
+
+/// The Host value to send upstream (HTTP/2 clients send `:authority` only).
+fn host_header(req: &Request<Incoming>) -> Option<HeaderValue> {
+    if let Some(host) = req.headers().get(header::HOST) {
+        return Some(host.clone());
+    }
+    let authority = req.uri().authority()?;
+    HeaderValue::from_str(authority.as_str()).ok()
+}
+
+/// The request target for the endpoint: the normalised path plus the query.
+fn upstream_target(req: &Request<Incoming>, path: &Cow<'_, str>) -> Option<PathAndQuery> {
+    if let (Cow::Borrowed(_), Some(pq)) = (path, req.uri().path_and_query()) {
+        return Some(pq.clone());
+    }
+    let target = match req.uri().query() {
+        Some(q) => format!("{path}?{q}"),
+        None => path.to_string(),
+    };
+    PathAndQuery::try_from(target).ok()
+}

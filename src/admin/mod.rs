@@ -1,1 +1,2 @@
-//! admin
+//! The admin listener: health and readiness (later metrics and the admin API).
+pub mod server;

@@ -1,1 +1,276 @@
-//! Compile the model into a runtime snapshot.
+//! Compile the validated model into an immutable runtime snapshot: CIDR
+//! tries, compiled route tables, backends with pools. A request loads one
+//! snapshot and uses it throughout, so a reload never changes a request
+//! midway.
+
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
+
+use crate::config::spec::{GatewayConfig, ListenerSpec, RouteSpec};
+use crate::listener::client_ip::TrustedProxies;
+use crate::net::cidr_table::parse_cidr;
+use crate::observe::access_log::AccessLog;
+use crate::policy::ip_filter::IpFilter;
+use crate::policy::{Policy, PolicyChain, PolicyKind};
+use crate::route::RouteTable;
+use crate::upstream::backend::Backend;
+
+/// One immutable generation of the running configuration.
+#[derive(Debug)]
+pub struct Snapshot {
+    pub config: Arc<GatewayConfig>,
+    /// A stable hash of the configuration, for logs and reload events.
+    pub hash: String,
+    pub listeners: Vec<Arc<ListenerRuntime>>,
+    pub backends: HashMap<String, Arc<Backend>>,
+}
+
+/// Everything a connection on one listener needs per request.
+#[derive(Debug)]
+pub struct ListenerRuntime {
+    pub name: Arc<str>,
+    pub spec: ListenerSpec,
+    pub address: SocketAddr,
+    pub routes: RouteTable<Arc<Route>>,
+    pub trusted: Arc<TrustedProxies>,
+    pub access_log: AccessLog,
+}
+
+#[derive(Debug)]
+pub struct Route {
+    pub name: Arc<str>,
+    pub chain: PolicyChain,
+    pub action: RouteAction,
+}
+
+#[derive(Debug)]
+pub enum RouteAction {
+    Backend(Arc<Backend>),
+    Direct(DirectResponse),
+}
+
+#[derive(Debug, Clone)]
+pub struct DirectResponse {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+/// A compile failure; the model was validated, so this is a second line of
+/// defence naming the field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CompileError {
+    pub field: String,
+    pub message: String,
+}
+
+impl std::fmt::Display for CompileError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.field, self.message)
+    }
+}
+
+fn err(field: impl Into<String>, message: impl Into<String>) -> CompileError {
+    CompileError {
+        field: field.into(),
+        message: message.into(),
+    }
+}
+
+/// Compiles `config`. Backends whose spec is unchanged since `previous` are
+/// reused as they are (pool, health and balancer state survive the reload).
+pub fn compile(
+    config: GatewayConfig,
+    previous: Option<&Snapshot>,
+    access_log: &AccessLog,
+) -> Result<Snapshot, Vec<CompileError>> {
+    let mut errors = Vec::new();
+
+    let mut trusted = TrustedProxies::default();
+    for (i, cidr) in config.server.trusted_proxies.iter().enumerate() {
+        match parse_cidr(cidr) {
+            Ok(net) => trusted.table.insert(net, ()),
+            Err(e) => errors.push(err(format!("server.trusted_proxies[{i}]"), e)),
+        }
+    }
+    let trusted = Arc::new(trusted);
+
+    let mut policies: HashMap<&str, Arc<Policy>> = HashMap::new();
+    for (i, spec) in config.policies.iter().enumerate() {
+        let kind = match &spec.ip_filter {
+            Some(filter) => match IpFilter::compile(filter) {
+                Ok(filter) => PolicyKind::IpFilter(filter),
+                Err(e) => {
+                    errors.push(err(format!("policies[{i}].ip_filter"), e));
+                    continue;
+                }
+            },
+            None => {
+                errors.push(err(format!("policies[{i}]"), "no policy kind set"));
+                continue;
+            }
+        };
+        let name: Arc<str> = spec.name.as_str().into();
+        policies.insert(&spec.name, Arc::new(Policy { name, kind }));
+    }
+
+    let mut backends: HashMap<String, Arc<Backend>> = HashMap::new();
+    for (i, spec) in config.backends.iter().enumerate() {
+        let reused = previous
+            .and_then(|p| p.backends.get(&spec.name))
+            .filter(|b| b.spec == *spec)
+            .cloned();
+        let backend = match reused {
+            Some(backend) => backend,
+            None => match Backend::build(spec) {
+                Ok(backend) => Arc::new(backend),
+                Err(e) => {
+                    errors.push(err(format!("backends[{i}]"), e));
+                    continue;
+                }
+            },
+        };
+        backends.insert(spec.name.clone(), backend);
+    }
+
+    let log = if config.server.access_log {
+        access_log.clone()
+    } else {
+        AccessLog::disabled()
+    };
+
+    let mut listeners = Vec::with_capacity(config.listeners.len());
+    for (li, listener) in config.listeners.iter().enumerate() {
+        let address: SocketAddr = match listener.address.parse() {
+            Ok(a) => a,
+            Err(_) => {
+                errors.push(err(format!("listeners[{li}].address"), "must be IP:port"));
+                continue;
+            }
+        };
+        let mut entries = Vec::new();
+        for (ri, route) in config.routes.iter().enumerate() {
+            if !route.listeners.is_empty() && !route.listeners.contains(&listener.name) {
+                continue;
+            }
+            match compile_route(ri, route, listener, &policies, &backends) {
+                Ok(r) => entries.push((route.matches.clone(), Arc::new(r))),
+                Err(mut e) => errors.append(&mut e),
+            }
+        }
+        let routes = match RouteTable::build(entries) {
+            Ok(t) => t,
+            Err(route_errors) => {
+                for e in route_errors {
+                    errors.push(err(format!("routes[{}].match.{}", e.index, e.field), e.message));
+                }
+                continue;
+            }
+        };
+        listeners.push(Arc::new(ListenerRuntime {
+            name: listener.name.as_str().into(),
+            spec: listener.clone(),
+            address,
+            routes,
+            trusted: Arc::clone(&trusted),
+            access_log: log.clone(),
+        }));
+    }
+
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    Ok(Snapshot {
+        hash: config_hash(&config),
+        config: Arc::new(config),
+        listeners,
+        backends,
+    })
+}
+
+fn compile_route(
+    index: usize,
+    route: &RouteSpec,
+    listener: &ListenerSpec,
+    policies: &HashMap<&str, Arc<Policy>>,
+    backends: &HashMap<String, Arc<Backend>>,
+) -> Result<Route, Vec<CompileError>> {
+    let mut errors = Vec::new();
+    let mut chain = Vec::new();
+    // Listener policies first: they guard everything served on the listener.
+    let named = listener
+        .policies
+        .iter()
+        .map(|n| ("listener", n))
+        .chain(route.policies.iter().map(|n| ("route", n)));
+    for (origin, name) in named {
+        match policies.get(name.as_str()) {
+            Some(p) => chain.push(Arc::clone(p)),
+            None => errors.push(err(
+                format!("routes[{index}].policies"),
+                format!("unknown {origin} policy {name:?}"),
+            )),
+        }
+    }
+    let action = match (&route.backend, &route.direct_response) {
+        (Some(name), None) => match backends.get(name) {
+            Some(b) => RouteAction::Backend(Arc::clone(b)),
+            None => {
+                errors.push(err(
+                    format!("routes[{index}].backend"),
+                    format!("unknown backend {name:?}"),
+                ));
+                return Err(errors);
+            }
+        },
+        (None, Some(direct)) => {
+            let status = StatusCode::from_u16(direct.status)
+                .map_err(|_| vec![err(format!("routes[{index}].direct_response.status"), "invalid status")])?;
+            let mut headers = HeaderMap::new();
+            for (k, v) in &direct.headers {
+                match (HeaderName::from_bytes(k.as_bytes()), HeaderValue::from_str(v)) {
+                    (Ok(k), Ok(v)) => {
+                        headers.append(k, v);
+                    }
+                    _ => errors.push(err(
+                        format!("routes[{index}].direct_response.headers.{k}"),
+                        "invalid header",
+                    )),
+                }
+            }
+            RouteAction::Direct(DirectResponse {
+                status,
+                headers,
+                body: Bytes::from(direct.body.clone()),
+            })
+        }
+        _ => {
+            errors.push(err(
+                format!("routes[{index}]"),
+                "needs exactly one of backend and direct_response",
+            ));
+            return Err(errors);
+        }
+    };
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    Ok(Route {
+        name: route.name.as_str().into(),
+        chain: PolicyChain::new(chain),
+        action,
+    })
+}
+
+/// A stable hex hash of the model (same config, same hash, across restarts).
+pub fn config_hash(config: &GatewayConfig) -> String {
+    let text = serde_json::to_vec(config).unwrap_or_default();
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    text.hash(&mut hasher);
+    format!("{:016x}", hasher.finish())
+}

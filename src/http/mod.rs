@@ -1,2 +1,8 @@
 //! Stage 3: the HTTP server, strictness checks and synthetic responses.
+pub mod body;
+pub mod forwarding;
 pub mod normalize;
+pub mod reject;
+pub mod request_id;
+pub mod server;
+pub mod tunnel;

@@ -1,1 +1,121 @@
-//! Accept loop.
+//! The accept loop of one listener: accept, read the PROXY header, apply the
+//! connection guards, and hand the connection to the HTTP server.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+
+use crate::config::compile::ListenerRuntime;
+use crate::config::spec::ProxyProtocolMode;
+use crate::guard::framing::{FramingGuard, FramingLimits};
+use crate::http::server;
+use crate::listener::client_ip::PeerAddr;
+use crate::listener::drain::{Drain, signalled};
+use crate::listener::proxy_protocol::read_proxy_header;
+use crate::pipeline::ConnectionInfo;
+
+/// A running listener: its live config and the switch that stops it.
+#[derive(Debug)]
+pub struct RunningListener {
+    pub local_addr: SocketAddr,
+    /// The configured address string, to tell on reload whether to rebind.
+    pub configured: String,
+    pub state: Arc<ArcSwap<ListenerRuntime>>,
+    stop: watch::Sender<bool>,
+}
+
+impl RunningListener {
+    /// Stops accepting; connections already accepted run to completion.
+    pub fn stop(&self) {
+        let _ = self.stop.send(true);
+    }
+}
+
+/// Starts the accept loop for `socket`.
+pub fn start(socket: TcpListener, runtime: Arc<ListenerRuntime>, drain: Drain) -> std::io::Result<RunningListener> {
+    let local_addr = socket.local_addr()?;
+    let configured = runtime.spec.address.clone();
+    let state = Arc::new(ArcSwap::new(runtime));
+    let (stop, stop_rx) = watch::channel(false);
+    tokio::spawn(accept_loop(socket, Arc::clone(&state), drain, stop_rx));
+    Ok(RunningListener {
+        local_addr,
+        configured,
+        state,
+        stop,
+    })
+}
+
+async fn accept_loop(
+    socket: TcpListener,
+    state: Arc<ArcSwap<ListenerRuntime>>,
+    drain: Drain,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut draining = drain.subscribe();
+    loop {
+        let accepted = tokio::select! {
+            accepted = socket.accept() => accepted,
+            _ = signalled(&mut stop) => break,
+            _ = signalled(&mut draining) => break,
+        };
+        match accepted {
+            Ok((stream, peer)) => {
+                let state = Arc::clone(&state);
+                let drain = drain.clone();
+                tokio::spawn(handle_connection(stream, peer, state, drain));
+            }
+            Err(e) => {
+                // Out of file descriptors and the like: back off briefly
+                // instead of spinning on the error.
+                tracing::warn!(error = %e, "accept failed");
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+    }
+}
+
+async fn handle_connection(
+    mut stream: TcpStream,
+    tcp_peer: SocketAddr,
+    state: Arc<ArcSwap<ListenerRuntime>>,
+    drain: Drain,
+) {
+    let runtime = state.load_full();
+    let _ = stream.set_nodelay(true);
+    let mode = runtime.spec.proxy_protocol;
+    let mut peer = tcp_peer;
+    if mode != ProxyProtocolMode::Off {
+        match read_proxy_header(
+            &mut stream,
+            mode,
+            tcp_peer,
+            &runtime.trusted,
+            runtime.spec.http.head_timeout,
+        )
+        .await
+        {
+            Ok(Some(source)) => peer = source,
+            Ok(None) => {}
+            Err(e) => {
+                tracing::info!(listener = %runtime.name, peer = %tcp_peer, reason = "proxy_protocol", error = %e, "connection refused");
+                return;
+            }
+        }
+    }
+    let conn = ConnectionInfo {
+        peer: PeerAddr(peer),
+        peer_trusted: runtime.trusted.is_trusted(peer.ip()),
+        proto: "http",
+    };
+    let limits = FramingLimits {
+        max_head_bytes: runtime.spec.http.max_head_bytes,
+        max_headers: runtime.spec.http.max_headers,
+    };
+    drop(runtime);
+    server::serve(FramingGuard::new(stream, limits), state, conn, drain).await;
+}

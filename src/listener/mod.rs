@@ -2,4 +2,5 @@
 pub mod accept;
 pub mod bind;
 pub mod client_ip;
+pub mod drain;
 pub mod proxy_protocol;

@@ -1,5 +1,7 @@
 //! Load balancing: choose an endpoint of a backend for one request.
 
+pub mod consistent_hash;
+
 use crate::config::spec::LoadBalancingSpec;
 use crate::upstream::endpoint::Endpoint;
 

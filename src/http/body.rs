@@ -1,0 +1,157 @@
+//! Body types of the pipeline: no boxing, so a request costs no body allocation.
+
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use http_body::{Body, Frame, SizeHint};
+use hyper::body::Incoming;
+
+use crate::observe::access_log::AccessRecord;
+
+/// The body sent upstream: the client's stream, or nothing (a retry of a
+/// request that had no body, which is the only kind retried).
+#[derive(Debug)]
+pub enum RequestBody {
+    Incoming(Incoming),
+    Empty,
+}
+
+impl Body for RequestBody {
+    type Data = Bytes;
+    type Error = hyper::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+        match self.get_mut() {
+            RequestBody::Incoming(body) => Pin::new(body).poll_frame(cx),
+            RequestBody::Empty => Poll::Ready(None),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match self {
+            RequestBody::Incoming(body) => body.is_end_stream(),
+            RequestBody::Empty => true,
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match self {
+            RequestBody::Incoming(body) => body.size_hint(),
+            RequestBody::Empty => SizeHint::with_exact(0),
+        }
+    }
+}
+
+/// The body sent to the client. It carries the request's access record and
+/// emits it when the body ends or is dropped (client gone), so the record has
+/// the real byte count and duration, and early rejections are logged too.
+#[derive(Debug)]
+pub struct ResponseBody {
+    kind: Kind,
+    record: Option<AccessRecord>,
+}
+
+#[derive(Debug)]
+enum Kind {
+    Full(Option<Bytes>),
+    Upstream(Incoming),
+}
+
+impl ResponseBody {
+    pub fn full(bytes: impl Into<Bytes>) -> Self {
+        let bytes = bytes.into();
+        Self {
+            kind: Kind::Full((!bytes.is_empty()).then_some(bytes)),
+            record: None,
+        }
+    }
+
+    pub fn empty() -> Self {
+        Self {
+            kind: Kind::Full(None),
+            record: None,
+        }
+    }
+
+    pub fn upstream(body: Incoming) -> Self {
+        Self {
+            kind: Kind::Upstream(body),
+            record: None,
+        }
+    }
+
+    /// Attach the access record; it is emitted when this body is finished.
+    pub fn with_record(mut self, record: AccessRecord) -> Self {
+        self.record = Some(record);
+        self
+    }
+
+    fn count(&mut self, n: usize) {
+        if let Some(record) = self.record.as_mut() {
+            record.bytes_sent += n as u64;
+        }
+    }
+}
+
+impl Body for ResponseBody {
+    type Data = Bytes;
+    type Error = hyper::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+        let this = self.get_mut();
+        let polled = match &mut this.kind {
+            Kind::Full(bytes) => Poll::Ready(bytes.take().map(|b| Ok(Frame::data(b)))),
+            Kind::Upstream(body) => Pin::new(body).poll_frame(cx),
+        };
+        match &polled {
+            Poll::Ready(Some(Ok(frame))) => {
+                if let Some(data) = frame.data_ref() {
+                    let n = data.len();
+                    this.count(n);
+                }
+            }
+            Poll::Ready(Some(Err(_))) => {
+                if let Some(record) = this.record.as_mut() {
+                    record.body_error = true;
+                }
+            }
+            Poll::Ready(None) | Poll::Pending => {}
+        }
+        if let Poll::Ready(None) = polled
+            && let Some(record) = this.record.take()
+        {
+            record.emit();
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match &self.kind {
+            Kind::Full(bytes) => bytes.is_none(),
+            Kind::Upstream(body) => body.is_end_stream(),
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match &self.kind {
+            Kind::Full(Some(bytes)) => SizeHint::with_exact(bytes.len() as u64),
+            Kind::Full(None) => SizeHint::with_exact(0),
+            Kind::Upstream(body) => body.size_hint(),
+        }
+    }
+}
+
+impl Drop for ResponseBody {
+    fn drop(&mut self) {
+        if let Some(record) = self.record.take() {
+            record.emit();
+        }
+    }
+}

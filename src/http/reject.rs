@@ -1,0 +1,121 @@
+//! Every answer the gateway writes itself, mapped to HTTP in one place.
+
+use std::sync::Arc;
+
+use http::{HeaderValue, Response, StatusCode, header};
+
+use crate::http::body::ResponseBody;
+
+/// Why the gateway answers instead of a backend.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Rejection {
+    /// The request is malformed (framing, path, headers).
+    BadRequest { reason: &'static str },
+    /// No route matches the request.
+    NoRoute,
+    /// A policy denied the client (e.g. `ip_filter`).
+    Forbidden {
+        policy: Arc<str>,
+        reason: &'static str,
+    },
+    /// No endpoint could be reached, or it answered with garbage.
+    BadGateway { reason: &'static str },
+    /// The upstream did not answer in time.
+    GatewayTimeout,
+}
+
+impl Rejection {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Rejection::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            Rejection::NoRoute => StatusCode::NOT_FOUND,
+            Rejection::Forbidden { .. } => StatusCode::FORBIDDEN,
+            Rejection::BadGateway { .. } => StatusCode::BAD_GATEWAY,
+            Rejection::GatewayTimeout => StatusCode::GATEWAY_TIMEOUT,
+        }
+    }
+
+    /// The stable reason code written to the access log.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Rejection::BadRequest { reason } => reason,
+            Rejection::NoRoute => "no_route",
+            Rejection::Forbidden { reason, .. } => reason,
+            Rejection::BadGateway { reason } => reason,
+            Rejection::GatewayTimeout => "upstream_timeout",
+        }
+    }
+
+    /// The policy that rejected, when a policy did.
+    pub fn policy(&self) -> Option<&Arc<str>> {
+        match self {
+            Rejection::Forbidden { policy, .. } => Some(policy),
+            _ => None,
+        }
+    }
+
+    /// Whether the client connection must close after this answer (framing
+    /// errors leave the stream in an unknown state).
+    pub fn closes_connection(&self) -> bool {
+        matches!(self, Rejection::BadRequest { .. })
+    }
+
+    /// A short plain-text answer naming the status and the request id.
+    pub fn into_response(self, request_id: &HeaderValue) -> Response<ResponseBody> {
+        let status = self.status();
+        let body = format!(
+            "{} {}\nrequest id: {}\n",
+            status.as_u16(),
+            status.canonical_reason().unwrap_or(""),
+            request_id.to_str().unwrap_or("-")
+        );
+        let mut response = Response::new(ResponseBody::full(body));
+        *response.status_mut() = status;
+        let headers = response.headers_mut();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; charset=utf-8"),
+        );
+        headers.insert("x-request-id", request_id.clone());
+        if self.closes_connection() {
+            headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
+        response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_and_reasons() {
+        let cases = [
+            (Rejection::NoRoute, 404, "no_route"),
+            (
+                Rejection::Forbidden {
+                    policy: "p".into(),
+                    reason: "ip_denied",
+                },
+                403,
+                "ip_denied",
+            ),
+            (Rejection::BadGateway { reason: "connect_failed" }, 502, "connect_failed"),
+            (Rejection::GatewayTimeout, 504, "upstream_timeout"),
+            (Rejection::BadRequest { reason: "bad_path" }, 400, "bad_path"),
+        ];
+        for (rejection, status, reason) in cases {
+            assert_eq!(rejection.status().as_u16(), status);
+            assert_eq!(rejection.reason(), reason);
+        }
+    }
+
+    #[test]
+    fn response_names_request_id_and_closes_on_bad_request() {
+        let id = HeaderValue::from_static("req-1");
+        let response = Rejection::BadRequest { reason: "x" }.into_response(&id);
+        assert_eq!(response.status(), 400);
+        assert_eq!(response.headers()["x-request-id"], "req-1");
+        assert_eq!(response.headers()["connection"], "close");
+    }
+}

@@ -1,0 +1,72 @@
+//! Serve one client connection with hyper (HTTP/1.1 and h2c), with the
+//! listener's protocol limits, until it ends or the gateway drains.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use tokio::io::{AsyncRead, AsyncWrite};
+
+use crate::config::compile::ListenerRuntime;
+use crate::config::spec::HttpSpec;
+use crate::listener::drain::Drain;
+use crate::pipeline::{self, ConnectionInfo};
+
+/// A hyper connection builder configured from a listener's `http` spec.
+pub fn builder(spec: &HttpSpec) -> auto::Builder<TokioExecutor> {
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .keep_alive(true)
+        // Deadline for a complete request head: the slowloris defence.
+        .header_read_timeout(spec.head_timeout)
+        // hyper answers 431 past these; its buffer floor is 8 KiB.
+        .max_buf_size(spec.max_head_bytes.max(8192))
+        .max_headers(spec.max_headers);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .max_concurrent_streams(spec.h2_max_concurrent_streams)
+        .max_header_list_size(spec.h2_max_header_list_bytes)
+        // Rapid-reset defence: streams the client resets before we answer
+        // are counted, and the connection is closed past this many.
+        .max_pending_accept_reset_streams(spec.h2_max_pending_resets)
+        .max_local_error_reset_streams(Some(1024));
+    builder
+}
+
+/// Serves `io` until the client is done, or until `drain` asks connections
+/// to finish their in-flight requests and close.
+pub async fn serve<IO>(
+    io: IO,
+    state: Arc<ArcSwap<ListenerRuntime>>,
+    conn: ConnectionInfo,
+    drain: Drain,
+) where
+    IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let builder = builder(&state.load().spec.http);
+    let service = service_fn(move |req| {
+        // One snapshot per request: a reload never changes a request midway.
+        let listener = state.load_full();
+        async move { Ok::<_, Infallible>(pipeline::handle(listener, &conn, req).await) }
+    });
+    let connection = builder.serve_connection_with_upgrades(TokioIo::new(io), service);
+    tokio::pin!(connection);
+    let _hold = drain.hold();
+    let mut draining = drain.subscribe();
+    let result = tokio::select! {
+        result = connection.as_mut() => result,
+        _ = crate::listener::drain::signalled(&mut draining) => {
+            connection.as_mut().graceful_shutdown();
+            connection.await
+        }
+    };
+    if let Err(e) = result {
+        tracing::debug!(peer = %conn.peer.0, error = %e, "connection ended with an error");
+    }
+}

@@ -1,0 +1,281 @@
+//! The access log: one JSON line per request, written by a background thread.
+//!
+//! Requests never wait for the log: records go through a bounded queue, and
+//! when it is full they are counted as dropped instead of blocking.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
+use std::time::{Instant, SystemTime};
+
+use serde::Serialize;
+
+use crate::listener::client_ip::{ClientIp, PeerAddr};
+
+const QUEUE_CAPACITY: usize = 65_536;
+
+/// Where access records go. Cloning is cheap (one `Arc`).
+#[derive(Debug, Clone)]
+pub struct AccessLog {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    tx: Option<SyncSender<Vec<u8>>>,
+    written: AtomicU64,
+    dropped: AtomicU64,
+}
+
+impl AccessLog {
+    /// Starts the writer thread on stdout.
+    pub fn stdout() -> Self {
+        Self::to_writer(Box::new(std::io::stdout()))
+    }
+
+    /// A log that discards every record (access logging turned off).
+    pub fn disabled() -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                tx: None,
+                written: AtomicU64::new(0),
+                dropped: AtomicU64::new(0),
+            }),
+        }
+    }
+
+    pub fn to_writer(out: Box<dyn Write + Send>) -> Self {
+        let (tx, rx) = sync_channel(QUEUE_CAPACITY);
+        let inner = Arc::new(Inner {
+            tx: Some(tx),
+            written: AtomicU64::new(0),
+            dropped: AtomicU64::new(0),
+        });
+        let counter = Arc::clone(&inner);
+        let spawned = std::thread::Builder::new()
+            .name("access-log".into())
+            .spawn(move || write_loop(rx, out, &counter));
+        if let Err(e) = spawned {
+            tracing::error!(error = %e, "could not start the access-log writer; records will be dropped");
+        }
+        Self { inner }
+    }
+
+    pub fn is_enabled(&self) -> bool {
+        self.inner.tx.is_some()
+    }
+
+    pub fn dropped(&self) -> u64 {
+        self.inner.dropped.load(Ordering::Relaxed)
+    }
+
+    pub fn written(&self) -> u64 {
+        self.inner.written.load(Ordering::Relaxed)
+    }
+
+    fn submit(&self, line: Vec<u8>) {
+        let Some(tx) = &self.inner.tx else { return };
+        match tx.try_send(line) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => {
+                self.inner.dropped.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+}
+
+fn write_loop(rx: Receiver<Vec<u8>>, out: Box<dyn Write + Send>, inner: &Inner) {
+    let mut out = std::io::BufWriter::with_capacity(64 * 1024, out);
+    // Block for the first record, then drain what is queued and flush once:
+    // one write syscall per burst, not per record.
+    while let Ok(line) = rx.recv() {
+        let mut n = 1;
+        let mut ok = out.write_all(&line).is_ok();
+        while let Ok(line) = rx.try_recv() {
+            ok &= out.write_all(&line).is_ok();
+            n += 1;
+        }
+        ok &= out.flush().is_ok();
+        if ok {
+            inner.written.fetch_add(n, Ordering::Relaxed);
+        } else {
+            inner.dropped.fetch_add(n, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Everything known about one request, filled in by the pipeline's stages.
+#[derive(Debug)]
+pub struct AccessRecord {
+    pub log: AccessLog,
+    pub time: SystemTime,
+    pub start: Instant,
+    pub request_id: http::HeaderValue,
+    pub listener: Arc<str>,
+    pub peer: PeerAddr,
+    pub client_ip: Option<ClientIp>,
+    pub method: http::Method,
+    pub host: String,
+    pub path: String,
+    pub version: http::Version,
+    pub status: u16,
+    pub bytes_sent: u64,
+    pub route: Option<Arc<str>>,
+    pub upstream: Option<SocketAddr>,
+    pub upstream_ms: Option<f64>,
+    /// The policy that denied the request, if one did.
+    pub policy: Option<Arc<str>>,
+    /// Why the gateway answered itself (`ip_denied`, `no_route`, ...).
+    pub reason: Option<&'static str>,
+    pub body_error: bool,
+}
+
+#[derive(Serialize)]
+struct Line<'a> {
+    time: String,
+    request_id: &'a str,
+    listener: &'a str,
+    client_ip: Option<String>,
+    peer: String,
+    method: &'a str,
+    host: &'a str,
+    path: &'a str,
+    protocol: &'static str,
+    status: u16,
+    bytes: u64,
+    duration_ms: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    route: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    upstream: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    upstream_ms: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    policy: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<&'static str>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    aborted: bool,
+}
+
+impl AccessRecord {
+    /// Formats the record and queues it for the writer.
+    pub fn emit(self) {
+        if !self.log.is_enabled() {
+            return;
+        }
+        let duration = self.start.elapsed();
+        let line = Line {
+            time: humantime::format_rfc3339_micros(self.time).to_string(),
+            request_id: self.request_id.to_str().unwrap_or("-"),
+            listener: &self.listener,
+            client_ip: self.client_ip.map(|ip| ip.to_string()),
+            peer: self.peer.0.to_string(),
+            method: self.method.as_str(),
+            host: &self.host,
+            path: &self.path,
+            protocol: version_name(self.version),
+            status: self.status,
+            bytes: self.bytes_sent,
+            duration_ms: round3(duration.as_secs_f64() * 1000.0),
+            route: self.route.as_deref(),
+            upstream: self.upstream.map(|a| a.to_string()),
+            upstream_ms: self.upstream_ms.map(round3),
+            policy: self.policy.as_deref(),
+            reason: self.reason,
+            aborted: self.body_error,
+        };
+        let mut buf = Vec::with_capacity(384);
+        if serde_json::to_writer(&mut buf, &line).is_ok() {
+            buf.push(b'\n');
+            self.log.submit(buf);
+        }
+    }
+}
+
+fn round3(v: f64) -> f64 {
+    (v * 1000.0).round() / 1000.0
+}
+
+fn version_name(v: http::Version) -> &'static str {
+    match v {
+        http::Version::HTTP_09 => "HTTP/0.9",
+        http::Version::HTTP_10 => "HTTP/1.0",
+        http::Version::HTTP_11 => "HTTP/1.1",
+        http::Version::HTTP_2 => "HTTP/2",
+        http::Version::HTTP_3 => "HTTP/3",
+        _ => "HTTP/?",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+
+    #[derive(Clone, Default)]
+    struct Shared(Arc<Mutex<Vec<u8>>>);
+    impl Write for Shared {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().map_err(|_| std::io::Error::other("poisoned"))?.extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    fn record(log: AccessLog) -> AccessRecord {
+        AccessRecord {
+            log,
+            time: SystemTime::now(),
+            start: Instant::now(),
+            request_id: http::HeaderValue::from_static("abc"),
+            listener: "web".into(),
+            peer: PeerAddr("127.0.0.1:5555".parse().unwrap()),
+            client_ip: Some(ClientIp::from_trusted_source("10.0.0.1".parse().unwrap())),
+            method: http::Method::GET,
+            host: "example.com".into(),
+            path: "/x\"y".into(),
+            version: http::Version::HTTP_11,
+            status: 403,
+            bytes_sent: 12,
+            route: Some("r".into()),
+            upstream: None,
+            upstream_ms: None,
+            policy: Some("block".into()),
+            reason: Some("ip_denied"),
+            body_error: false,
+        }
+    }
+
+    #[test]
+    fn writes_one_json_line_per_record() {
+        let sink = Shared::default();
+        let log = AccessLog::to_writer(Box::new(sink.clone()));
+        record(log.clone()).emit();
+        record(log.clone()).emit();
+        let deadline = Instant::now() + std::time::Duration::from_secs(5);
+        while log.written() < 2 && Instant::now() < deadline {
+            std::thread::yield_now();
+        }
+        let text = String::from_utf8(sink.0.lock().unwrap().clone()).unwrap();
+        let lines: Vec<_> = text.lines().collect();
+        assert_eq!(lines.len(), 2);
+        let v: serde_json::Value = serde_json::from_str(lines[0]).unwrap();
+        assert_eq!(v["client_ip"], "10.0.0.1");
+        assert_eq!(v["peer"], "127.0.0.1:5555");
+        assert_eq!(v["path"], "/x\"y");
+        assert_eq!(v["reason"], "ip_denied");
+        assert_eq!(v["status"], 403);
+    }
+
+    #[test]
+    fn disabled_log_writes_nothing() {
+        let log = AccessLog::disabled();
+        record(log.clone()).emit();
+        assert_eq!(log.written() + log.dropped(), 0);
+    }
+}

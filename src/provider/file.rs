@@ -1,0 +1,34 @@
+//! The file provider: watches the config file and asks for a reload when it
+//! changes, including Kubernetes' atomic symlink swap of mounted ConfigMaps.
+
+use std::path::{Path, PathBuf};
+
+use notify::{EventKind, RecursiveMode, Watcher};
+use tokio::sync::mpsc;
+
+/// Watches the directory holding `path` (a symlink swap replaces the file,
+/// so watching the file itself would lose track of it). Each relevant event
+/// sends `()`; the receiver debounces and compares contents.
+pub fn watch(path: &Path) -> notify::Result<(notify::RecommendedWatcher, mpsc::Receiver<()>)> {
+    let (tx, rx) = mpsc::channel(16);
+    let dir: PathBuf = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+        let Ok(event) = event else { return };
+        let relevant = matches!(
+            event.kind,
+            EventKind::Create(_)
+                | EventKind::Modify(_)
+                | EventKind::Remove(_)
+                | EventKind::Access(notify::event::AccessKind::Close(notify::event::AccessMode::Write))
+        );
+        if relevant {
+            // A full channel already has a reload queued; dropping is fine.
+            let _ = tx.try_send(());
+        }
+    })?;
+    watcher.watch(&dir, RecursiveMode::NonRecursive)?;
+    Ok((watcher, rx))
+}
