@@ -1,6 +1,8 @@
 //! Route matcher (host): exact and `*.suffix` host patterns, plus the
 //! normalisation of the request's host before it is looked up.
 
+use std::borrow::Cow;
+
 /// A compiled host condition.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum HostPattern {
@@ -83,43 +85,30 @@ fn is_ipv6_literal(name: &str) -> bool {
         .is_some_and(|inner| inner.parse::<std::net::Ipv6Addr>().is_ok())
 }
 
-/// Longest host (253) plus a port and a dot, with room to spare.
-const STACK_HOST: usize = 272;
-
-/// A normalised request host, kept on the stack when it needed rewriting.
-pub enum NormalizedHost<'a> {
-    Borrowed(&'a str),
-    Stack([u8; STACK_HOST], usize),
-    Heap(String),
-}
-
-impl NormalizedHost<'_> {
-    pub fn as_str(&self) -> &str {
-        match self {
-            Self::Borrowed(s) => s,
-            // Only ASCII bytes were changed in a valid `str`, so this cannot
-            // fail; an empty host simply matches no named route.
-            Self::Stack(buf, len) => std::str::from_utf8(&buf[..*len]).unwrap_or(""),
-            Self::Heap(s) => s,
-        }
-    }
-}
+/// Scratch space for [`normalize`]: the longest host (253) plus a port and a
+/// dot, with room to spare. Living on the caller's stack, it lets a host that
+/// needs lower-casing be rewritten without a heap allocation.
+pub const HOST_BUF_LEN: usize = 272;
+pub type HostBuf = [u8; HOST_BUF_LEN];
 
 /// Lower-cases `host` and strips a `:port` and a trailing dot. The caller
-/// normally did this already, so the common case only scans the bytes.
-pub fn normalize(host: &str) -> NormalizedHost<'_> {
+/// normally did this already, so the common case only scans the bytes and
+/// borrows `host`; otherwise the result is written to `buf`, or to the heap
+/// for an absurdly long host.
+pub fn normalize<'a>(host: &'a str, buf: &'a mut HostBuf) -> Cow<'a, str> {
     let trimmed = strip_port(host);
     let trimmed = trimmed.strip_suffix('.').unwrap_or(trimmed);
     if !trimmed.bytes().any(|b| b.is_ascii_uppercase()) {
-        return NormalizedHost::Borrowed(trimmed);
+        return Cow::Borrowed(trimmed);
     }
-    if trimmed.len() <= STACK_HOST {
-        let mut buf = [0u8; STACK_HOST];
-        buf[..trimmed.len()].copy_from_slice(trimmed.as_bytes());
-        buf[..trimmed.len()].make_ascii_lowercase();
-        return NormalizedHost::Stack(buf, trimmed.len());
-    }
-    NormalizedHost::Heap(trimmed.to_ascii_lowercase())
+    let Some(out) = buf.get_mut(..trimmed.len()) else {
+        return Cow::Owned(trimmed.to_ascii_lowercase());
+    };
+    out.copy_from_slice(trimmed.as_bytes());
+    out.make_ascii_lowercase();
+    // Only ASCII bytes of a valid `str` changed, so this cannot fail; an empty
+    // host would simply match no named route.
+    Cow::Borrowed(std::str::from_utf8(out).unwrap_or(""))
 }
 
 /// `name:port` → `name`, `[v6]:port` → `[v6]`. A bare IPv6 address (several
@@ -205,17 +194,20 @@ mod tests {
 
     #[test]
     fn normalize_handles_case_port_and_dot() {
-        assert_eq!(normalize("example.com").as_str(), "example.com");
+        let norm = |host: &str| normalize(host, &mut [0; HOST_BUF_LEN]).into_owned();
+        assert_eq!(norm("example.com"), "example.com");
+        assert_eq!(norm("Example.COM:8443"), "example.com");
+        assert_eq!(norm("example.com.:80"), "example.com");
+        assert_eq!(norm("[::1]:8080"), "[::1]");
+        assert_eq!(norm("::1"), "::1");
+        assert_eq!(norm(""), "");
+        assert_eq!(norm(&"A".repeat(400)), "a".repeat(400));
+        // The common case borrows; a short rewrite stays on the stack.
+        let mut buf = [0; HOST_BUF_LEN];
+        assert!(matches!(normalize("a.test", &mut buf), Cow::Borrowed(_)));
         assert!(matches!(
-            normalize("example.com"),
-            NormalizedHost::Borrowed(_)
+            normalize("A.test:1", &mut buf),
+            Cow::Borrowed("a.test")
         ));
-        assert_eq!(normalize("Example.COM:8443").as_str(), "example.com");
-        assert_eq!(normalize("example.com.:80").as_str(), "example.com");
-        assert_eq!(normalize("[::1]:8080").as_str(), "[::1]");
-        assert_eq!(normalize("::1").as_str(), "::1");
-        assert_eq!(normalize("").as_str(), "");
-        let long = "A".repeat(400);
-        assert_eq!(normalize(&long).as_str(), "a".repeat(400));
     }
 }

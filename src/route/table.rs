@@ -96,8 +96,9 @@ impl<R> RouteTable<R> {
     /// host needs normalising beyond the stack buffer or a query regex must
     /// see a percent-decoded value.
     pub fn find(&self, req: &RequestView<'_>) -> Option<&R> {
-        let host = host::normalize(req.host);
-        let host = host.as_str();
+        let mut buf: host::HostBuf = [0; host::HOST_BUF_LEN];
+        let host = host::normalize(req.host, &mut buf);
+        let host = host.as_ref();
         if let Some(candidates) = self.exact.get(host) {
             return self.first_match(candidates.iter().copied(), req);
         }
