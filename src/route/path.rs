@@ -64,10 +64,22 @@ fn check_absolute(path: &str) -> Result<(), String> {
 /// Compiles `pattern` so it must match the whole input: `^(?:pattern)$`. The
 /// group keeps an alternation like `a|b` from escaping the anchors.
 pub fn compile_anchored(pattern: &str) -> Result<Regex, String> {
-    RegexBuilder::new(&format!("^(?:{pattern})$"))
+    RegexBuilder::new(&anchor(pattern)?)
         .size_limit(REGEX_SIZE_LIMIT)
         .build()
         .map_err(|e| format!("invalid regex: {e}"))
+}
+
+/// `^(?:pattern)$`, after checking that `pattern` compiles on its own: a
+/// pattern such as `a)|(b` would otherwise close the group early and leave
+/// one branch unanchored. A valid pattern has balanced groups, so wrapping
+/// it cannot change its meaning.
+pub fn anchor(pattern: &str) -> Result<String, String> {
+    regex::bytes::RegexBuilder::new(pattern)
+        .size_limit(REGEX_SIZE_LIMIT)
+        .build()
+        .map_err(|e| format!("invalid regex: {e}"))?;
+    Ok(format!("^(?:{pattern})$"))
 }
 
 /// Prefixes match whole segments: `/api` matches `/api` and `/api/x` but not
@@ -151,6 +163,15 @@ mod tests {
         assert!(alt.matches("/a"));
         assert!(!alt.matches("/a/c"));
         assert!(!alt.matches("/x/b"));
+    }
+
+    #[test]
+    fn regex_cannot_break_out_of_the_anchors() {
+        let compile = |p: &str| PathMatcher::compile(&spec(None, None, Some(p)));
+        assert!(compile("/a)|(/b").is_err());
+        assert!(compile("/a)|(?:.*").is_err());
+        // In verbose mode a comment would swallow the closing anchor: refused.
+        assert!(compile("(?x)/a # note").is_err());
     }
 
     #[test]

@@ -7,7 +7,7 @@ use http::{HeaderMap, HeaderName};
 use regex::bytes::{Regex, RegexBuilder};
 
 use crate::config::spec::ValueMatchSpec;
-use crate::route::path::REGEX_SIZE_LIMIT;
+use crate::route::path::{REGEX_SIZE_LIMIT, anchor};
 
 /// A build error: the field relative to the condition (`""`, `.name`,
 /// `.regex`) and the reason.
@@ -30,11 +30,15 @@ impl ValueCondition {
     fn compile(spec: &ValueMatchSpec) -> Result<Self, ValueError> {
         match (&spec.exact, &spec.regex, spec.present) {
             (Some(exact), None, None) => Ok(Self::Exact(exact.as_bytes().to_vec())),
-            (None, Some(pattern), None) => RegexBuilder::new(&format!("^(?:{pattern})$"))
-                .size_limit(REGEX_SIZE_LIMIT)
-                .build()
+            (None, Some(pattern), None) => anchor(pattern)
+                .and_then(|anchored| {
+                    RegexBuilder::new(&anchored)
+                        .size_limit(REGEX_SIZE_LIMIT)
+                        .build()
+                        .map_err(|e| format!("invalid regex: {e}"))
+                })
                 .map(Self::Regex)
-                .map_err(|e| (".regex", format!("invalid regex: {e}"))),
+                .map_err(|m| (".regex", m)),
             (None, None, Some(true)) => Ok(Self::Present),
             (None, None, Some(false)) => Err((
                 ".present",
@@ -291,6 +295,10 @@ mod tests {
             [".name"]
         );
         assert_eq!(fields(header(spec("x", None, Some("("), None))), [".regex"]);
+        assert_eq!(
+            fields(header(spec("x", None, Some("a)|(b"), None))),
+            [".regex"]
+        );
         assert_eq!(fields(header(spec("x", None, None, None))), [""]);
         assert_eq!(fields(header(spec("x", Some("a"), None, Some(true)))), [""]);
         assert_eq!(
