@@ -2,7 +2,7 @@
 //! precedence, answering "which route serves this request?".
 
 use std::cmp::Reverse;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use http::{HeaderMap, Method};
 
@@ -251,13 +251,13 @@ fn index<R>(routes: Vec<CompiledRoute<R>>, hosts: &[Vec<HostPattern>]) -> RouteT
             );
             entries.extend(any.iter().copied());
             entries.sort();
-            let mut seen = vec![false; routes.len()];
             // A route listing both `a.example.com` and `*.example.com` would
             // appear twice; its first (most specific) entry is kept.
+            let mut seen = HashSet::with_capacity(entries.len());
             let candidates = entries
                 .into_iter()
                 .map(|(_, _, i)| i)
-                .filter(|&i| seen.get_mut(i).is_some_and(|s| !std::mem::replace(s, true)))
+                .filter(|&i| seen.insert(i))
                 .collect();
             (name, candidates)
         })

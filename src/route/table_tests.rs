@@ -228,6 +228,47 @@ fn precedence_table() {
     }
 }
 
+/// The example and the table of outcomes in docs/routing.md.
+#[test]
+fn documented_example() {
+    let api = || M::default().hosts(&["api.example.com"]);
+    let routes = vec![
+        (api().exact("/api/login").methods(&["POST"]), "login"),
+        (
+            api().prefix("/api").header("x-env", Some("canary")),
+            "api-canary",
+        ),
+        (api().prefix("/api"), "api"),
+        (api().regex("/users/[0-9]+"), "user-by-id"),
+        (
+            M::default()
+                .hosts(&["*.example.com"])
+                .exact("/search")
+                .query("debug", None),
+            "search-debug",
+        ),
+        (M::default().exact("/healthz"), "health"),
+        (M::default(), "fallback"),
+    ];
+    let table =
+        RouteTable::build(routes.into_iter().map(|(m, name)| (m.0, name)).collect()).unwrap();
+    #[rustfmt::skip]
+    let cases: &[Case] = &[
+        ("POST", "api.example.com", "/api/login", &[], "login"),
+        ("GET", "api.example.com", "/api/login", &[], "api"),
+        ("GET", "api.example.com", "/api/v1", &[("x-env", "canary")], "api-canary"),
+        ("GET", "api.example.com", "/apix", &[], "fallback"),
+        ("GET", "api.example.com", "/users/42", &[], "user-by-id"),
+        ("GET", "www.example.com", "/search?debug", &[], "search-debug"),
+        ("GET", "www.example.com", "/healthz", &[], "health"),
+        ("GET", "API.EXAMPLE.COM:443", "/api", &[], "api"),
+    ];
+    for (method, host, target, headers, want) in cases {
+        let got = find(&table, method, host, target, headers);
+        assert_eq!(got, Some(want), "{method} {host}{target} {headers:?}");
+    }
+}
+
 #[test]
 fn no_match_without_a_fallback() {
     let routes = vec![(M::default().hosts(&["a.test"]).prefix("/x").0, "a")];
