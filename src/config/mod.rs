@@ -7,3 +7,5 @@ pub mod spec;
 pub mod validate;
 pub mod validate_match;
 pub mod yaml;
+mod yaml_builder;
+mod yaml_scalar;
