@@ -332,3 +332,87 @@ fn check_backend(out: &mut Issues, base: &str, b: &BackendSpec) {
         );
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn issues(cfg: serde_json::Value) -> Vec<(String, String)> {
+        let cfg: GatewayConfig = serde_json::from_value(cfg).expect("shape");
+        validate(&cfg)
+            .into_iter()
+            .map(|i| (i.field, i.message))
+            .collect()
+    }
+
+    #[test]
+    fn valid_minimal_config_has_no_issues() {
+        let cfg = serde_json::json!({
+            "listeners": [{"name": "l", "address": "[::]:8080"}],
+            "backends": [{"name": "b", "endpoints": [{"address": "10.0.0.1:80"}]}],
+            "routes": [{"name": "r", "backend": "b", "listeners": ["l"]}],
+        });
+        assert_eq!(issues(cfg), []);
+    }
+
+    #[test]
+    fn limits_and_references() {
+        let cfg = serde_json::json!({
+            "admin": {"address": "localhost:9901"},
+            "server": {"trusted_proxies": ["10.0.0.0/33"]},
+            "listeners": [{"name": "l", "address": "127.0.0.1:0", "policies": ["nope"],
+                           "http": {"max_head_bytes": 100, "max_headers": 0,
+                                    "h2_max_pending_resets": 0}}],
+            "backends": [{"name": "b", "endpoints": [],
+                          "load_balancing": {"consistent_hash": {"header": "bad header"}},
+                          "timeouts": {"connect": "0s"},
+                          "health": {"consecutive_failures": 0, "base_ejection": "2m",
+                                     "max_ejection": "1m"},
+                          "max_idle_per_endpoint": 100001}],
+            "routes": [{"name": "r"}],
+            "policies": [{"name": "p", "ip_filter": {}}],
+        });
+        let fields: Vec<String> = issues(cfg).into_iter().map(|(f, _)| f).collect();
+        assert_eq!(
+            fields,
+            [
+                "admin.address",
+                "server.trusted_proxies[0]",
+                "listeners[0].policies[0]",
+                "listeners[0].http.max_head_bytes",
+                "listeners[0].http.max_headers",
+                "listeners[0].http.h2_max_pending_resets",
+                "routes[0]",
+                "backends[0].endpoints",
+                "backends[0].load_balancing.consistent_hash.header",
+                "backends[0].timeouts.connect",
+                "backends[0].health.consecutive_failures",
+                "backends[0].health.base_ejection",
+                "backends[0].max_idle_per_endpoint",
+                "policies[0].ip_filter",
+            ]
+        );
+    }
+
+    #[test]
+    fn endpoint_port_zero_and_listener_port_zero() {
+        let cfg = serde_json::json!({
+            "listeners": [{"name": "a", "address": "127.0.0.1:0"},
+                          {"name": "b", "address": "127.0.0.1:0"}],
+            "backends": [{"name": "b", "endpoints": [{"address": "10.0.0.1:0", "weight": 10001}]}],
+        });
+        assert_eq!(
+            issues(cfg),
+            [
+                (
+                    "backends[0].endpoints[0].address".to_owned(),
+                    "\"10.0.0.1:0\": port 0 is not allowed here".to_owned()
+                ),
+                (
+                    "backends[0].endpoints[0].weight".to_owned(),
+                    "must be between 1 and 10000".to_owned()
+                ),
+            ]
+        );
+    }
+}

@@ -225,4 +225,41 @@ mod tests {
             "regex is too large (compiled size exceeds 1 MiB)"
         );
     }
+
+    #[test]
+    fn direct_response_and_match_rules() {
+        let d: DirectResponseSpec = serde_json::from_value(serde_json::json!({
+            "status": 101,
+            "headers": {"content-length": "5", "bad name": "x", "x-ok": "fine", "x-nl": "a\nb"}
+        }))
+        .expect("shape");
+        let m: MatchSpec = serde_json::from_value(serde_json::json!({
+            "path": {"prefix": "/a?b", "regex": "x"},
+            "methods": ["GE T"],
+            "query": [{"name": "", "exact": "1", "regex": "1"}]
+        }))
+        .expect("shape");
+        let mut out = Issues::default();
+        check_direct_response(&mut out, "d", &d);
+        check_match(&mut out, "m", &m);
+        let fields: Vec<&str> = out.0.iter().map(|i| i.field.as_str()).collect();
+        assert_eq!(
+            fields,
+            [
+                "d.status",
+                "d.headers.bad name",
+                "d.headers.content-length",
+                "d.headers.x-nl",
+                "m.path",
+                "m.path.prefix",
+                "m.methods[0]",
+                "m.query[0].name",
+                "m.query[0]",
+            ]
+        );
+        assert_eq!(
+            out.0[2].message,
+            "header \"content-length\" is set by the gateway"
+        );
+    }
 }
