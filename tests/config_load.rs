@@ -457,6 +457,26 @@ fn garbage_never_panics() {
         }
         inputs.push(s);
     }
+    // Mutations of a valid config reach the deserializer and validator too.
+    let full: Vec<char> = FULL.chars().collect();
+    for round in 0..1500u64 {
+        seed = seed
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(round | 1);
+        let mut text = full.clone();
+        for k in 0..1 + (seed >> 61) {
+            let at = ((seed >> (k * 7 + 3)) as usize) % text.len();
+            let c = alphabet[((seed >> (k * 5 + 11)) as usize) % alphabet.len()] as char;
+            match (seed >> (k * 3 + 20)) % 3 {
+                0 => text[at] = c,
+                1 => text.insert(at, c),
+                _ => {
+                    text.remove(at);
+                }
+            }
+        }
+        inputs.push(text.into_iter().collect());
+    }
     let mut failures = 0;
     for text in &inputs {
         // No panic, and every error is well-formed (names the file).

@@ -37,6 +37,17 @@ pub fn load_str(text: &str, file: &str) -> Result<GatewayConfig, ConfigErrors> {
     let doc =
         yaml::parse(text).map_err(|e| ConfigErrors(vec![error(e.pos, e.field, e.message)]))?;
 
+    // Serde would read a top-level list as a struct's fields in order.
+    if !doc.value.is_object() {
+        let pos = doc.positions.value("");
+        let message = "the document must be a mapping (admin, server, listeners, routes, ...)";
+        return Err(ConfigErrors(vec![error(
+            pos,
+            String::new(),
+            message.to_owned(),
+        )]));
+    }
+
     let cfg: GatewayConfig = serde_path_to_error::deserialize(&doc.value).map_err(|e| {
         let (field, pos, message) = locate_serde_error(&e, &doc.positions);
         ConfigErrors(vec![error(pos, field, message)])
@@ -122,6 +133,20 @@ mod tests {
         assert_eq!(e.field, "server.access_log");
         assert_eq!((e.line, e.column), (Some(2), Some(15)));
         assert!(e.message.contains("expected a boolean"), "{e}");
+    }
+
+    #[test]
+    fn root_must_be_a_mapping() {
+        for text in ["- a\n", "hello\n", "42\n"] {
+            let errs = load_str(text, "g.yaml").unwrap_err();
+            assert!(
+                errs.0[0]
+                    .message
+                    .starts_with("the document must be a mapping"),
+                "{errs}"
+            );
+            assert_eq!(errs.0[0].line, Some(1));
+        }
     }
 
     #[test]
