@@ -29,6 +29,9 @@ enum Command {
         /// Log format for the gateway's own logs on stderr.
         #[arg(long, default_value = "text", value_parser = ["text", "json"])]
         log_format: String,
+        /// Worker threads (default: one per CPU core).
+        #[arg(long)]
+        workers: Option<usize>,
     },
     /// Check a configuration file and print every error with its position.
     Validate {
@@ -41,7 +44,11 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Validate { config } => validate(&config),
-        Command::Run { config, log_format } => run(config, &log_format),
+        Command::Run {
+            config,
+            log_format,
+            workers,
+        } => run(config, &log_format, workers),
     }
 }
 
@@ -59,7 +66,7 @@ fn validate(path: &std::path::Path) -> ExitCode {
     }
 }
 
-fn run(config: Option<PathBuf>, log_format: &str) -> ExitCode {
+fn run(config: Option<PathBuf>, log_format: &str, workers: Option<usize>) -> ExitCode {
     init_logging(log_format);
     let (source, loaded) = match config {
         Some(path) => {
@@ -75,7 +82,11 @@ fn run(config: Option<PathBuf>, log_format: &str) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    if let Some(n) = workers {
+        builder.worker_threads(n.max(1));
+    }
+    let runtime = match builder.enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("cannot start the runtime: {e}");

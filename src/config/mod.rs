@@ -5,4 +5,7 @@ pub mod error;
 pub mod load;
 pub mod spec;
 pub mod validate;
+pub mod validate_match;
 pub mod yaml;
+mod yaml_builder;
+mod yaml_scalar;

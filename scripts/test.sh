@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Installs what the tests need and runs them all: formatting, lints, unit and
+# integration tests (the integration tests start the real binary).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Tests use only loopback sockets and the Rust toolchain; rustfmt and clippy
+# come with it. Install them if this toolchain lacks them.
+if ! cargo fmt --version >/dev/null 2>&1 || ! cargo clippy --version >/dev/null 2>&1; then
+  rustup component add rustfmt clippy
+fi
+
+cargo fmt --all -- --check
+cargo clippy --all-targets --locked -- -D warnings
+# Release mode: the streaming tests push a GiB through the gateway.
+cargo test --release --locked
