@@ -43,7 +43,9 @@ async fn held_upstream() -> HeldUpstream {
                     async move {
                         let _ = arrived_tx.send(req.uri().path().to_string());
                         let _ = release_rx.wait_for(|released| *released).await;
-                        Ok::<_, Infallible>(Response::new(Full::new(Bytes::from_static(b"finally"))))
+                        Ok::<_, Infallible>(Response::new(Full::new(Bytes::from_static(
+                            b"finally",
+                        ))))
                     }
                 });
                 let _ = hyper::server::conn::http1::Builder::new()
@@ -52,7 +54,11 @@ async fn held_upstream() -> HeldUpstream {
             });
         }
     });
-    HeldUpstream { addr, arrived, release }
+    HeldUpstream {
+        addr,
+        arrived,
+        release,
+    }
 }
 
 fn config(upstream: SocketAddr, grace: &str) -> String {
@@ -78,7 +84,12 @@ async fn request(addr: SocketAddr, path: &str) -> Result<(u16, String), String> 
         .unwrap();
     let resp = sender.send_request(req).await.map_err(|e| e.to_string())?;
     let status = resp.status().as_u16();
-    let body = resp.into_body().collect().await.map_err(|e| e.to_string())?.to_bytes();
+    let body = resp
+        .into_body()
+        .collect()
+        .await
+        .map_err(|e| e.to_string())?
+        .to_bytes();
     Ok((status, String::from_utf8_lossy(&body).into_owned()))
 }
 
@@ -88,7 +99,10 @@ async fn wait_refused(addr: SocketAddr) {
         match TcpStream::connect(addr).await {
             Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => return,
             other => {
-                assert!(Instant::now() < deadline, "{addr} still accepts after SIGTERM: {other:?}");
+                assert!(
+                    Instant::now() < deadline,
+                    "{addr} still accepts after SIGTERM: {other:?}"
+                );
                 tokio::time::sleep(Duration::from_millis(10)).await;
             }
         }
@@ -102,14 +116,20 @@ async fn sigterm_finishes_in_flight_requests_then_exits_zero() {
     let addr = gw.addr("web");
 
     let in_flight = tokio::spawn(request(addr, "/slow"));
-    let arrived = tokio::time::timeout(WAIT, up.arrived.recv()).await.expect("upstream got the request");
+    let arrived = tokio::time::timeout(WAIT, up.arrived.recv())
+        .await
+        .expect("upstream got the request");
     assert_eq!(arrived.as_deref(), Some("/slow"));
 
     gw.signal(Signal::SIGTERM);
     block_in_place(|| gw.wait_log("draining"));
     wait_refused(addr).await;
     // Still draining: the held request keeps the process alive.
-    assert_eq!(gw.wait_exit(Duration::ZERO), None, "exited before the in-flight request finished");
+    assert_eq!(
+        gw.wait_exit(Duration::ZERO),
+        None,
+        "exited before the in-flight request finished"
+    );
 
     up.release.send(true).expect("release");
     let reply = tokio::time::timeout(WAIT, in_flight)
@@ -130,7 +150,9 @@ async fn grace_period_bounds_a_stuck_request() {
     let addr = gw.addr("web");
 
     let stuck = tokio::spawn(request(addr, "/stuck"));
-    tokio::time::timeout(WAIT, up.arrived.recv()).await.expect("upstream got the request");
+    tokio::time::timeout(WAIT, up.arrived.recv())
+        .await
+        .expect("upstream got the request");
 
     let signalled = Instant::now();
     gw.signal(Signal::SIGTERM);
@@ -139,12 +161,21 @@ async fn grace_period_bounds_a_stuck_request() {
     // Documented behaviour: after the grace period the gateway gives up on
     // the stuck request, logs a warning and exits successfully.
     assert_eq!(code, Some(0), "logs:\n{}", gw.logs().join("\n"));
-    assert!(took >= Duration::from_millis(900), "exited before the grace period: {took:?}");
-    assert!(took < Duration::from_secs(4), "grace 1s, exit took {took:?}");
+    assert!(
+        took >= Duration::from_millis(900),
+        "exited before the grace period: {took:?}"
+    );
+    assert!(
+        took < Duration::from_secs(4),
+        "grace 1s, exit took {took:?}"
+    );
     assert!(gw.logs().iter().any(|l| l.contains("grace period over")));
 
     // The client's exchange was cut, not answered.
-    let result = tokio::time::timeout(WAIT, stuck).await.expect("client noticed").expect("join");
+    let result = tokio::time::timeout(WAIT, stuck)
+        .await
+        .expect("client noticed")
+        .expect("join");
     assert!(result.is_err(), "stuck request got an answer: {result:?}");
     drop(up.release);
 }

@@ -31,7 +31,9 @@ async fn echo_upstream() -> SocketAddr {
     tokio::spawn(async move {
         while let Ok((stream, _)) = listener.accept().await {
             tokio::spawn(async move {
-                let Ok(mut ws) = tokio_tungstenite::accept_async(stream).await else { return };
+                let Ok(mut ws) = tokio_tungstenite::accept_async(stream).await else {
+                    return;
+                };
                 while let Some(Ok(msg)) = ws.next().await {
                     match msg {
                         Message::Text(_) | Message::Binary(_) => {
@@ -54,10 +56,13 @@ async fn websocket_echo_through_the_gateway() {
     let upstream = echo_upstream().await;
     let gw = Gateway::start(&config(upstream));
     let stream = TcpStream::connect(gw.addr("web")).await.expect("connect");
-    let (mut ws, resp) = tokio::time::timeout(WAIT, tokio_tungstenite::client_async("ws://example.com/ws", stream))
-        .await
-        .expect("handshake in time")
-        .expect("websocket handshake");
+    let (mut ws, resp) = tokio::time::timeout(
+        WAIT,
+        tokio_tungstenite::client_async("ws://example.com/ws", stream),
+    )
+    .await
+    .expect("handshake in time")
+    .expect("websocket handshake");
     assert_eq!(resp.status(), 101);
 
     let mut sent = Vec::new();

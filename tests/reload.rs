@@ -43,12 +43,16 @@ async fn load_task(addr: SocketAddr, stop: Arc<AtomicBool>, total: Arc<AtomicUsi
     let deadline = Instant::now() + Duration::from_secs(45);
     'connect: while !stop.load(Ordering::Relaxed) && Instant::now() < deadline {
         let stream = TcpStream::connect(addr).await.expect("connect");
-        let (mut sender, conn) = hyper::client::conn::http1::handshake::<_, Empty<Bytes>>(TokioIo::new(stream))
-            .await
-            .expect("handshake");
+        let (mut sender, conn) =
+            hyper::client::conn::http1::handshake::<_, Empty<Bytes>>(TokioIo::new(stream))
+                .await
+                .expect("handshake");
         tokio::spawn(conn);
         while !stop.load(Ordering::Relaxed) && Instant::now() < deadline {
-            let req = Request::get("/load").header("host", "example.com").body(Empty::new()).unwrap();
+            let req = Request::get("/load")
+                .header("host", "example.com")
+                .body(Empty::new())
+                .unwrap();
             let outcome = match tokio::time::timeout(WAIT, sender.send_request(req)).await {
                 Ok(Ok(resp)) => {
                     let status = resp.status();
@@ -101,7 +105,11 @@ async fn reload_under_load_drops_nothing() {
         let target = (i + 1) * MIN_REQUESTS / (RELOADS + 1);
         let deadline = Instant::now() + WAIT;
         while total.load(Ordering::Relaxed) < target {
-            assert!(Instant::now() < deadline, "load stalled at {}", total.load(Ordering::Relaxed));
+            assert!(
+                Instant::now() < deadline,
+                "load stalled at {}",
+                total.load(Ordering::Relaxed)
+            );
             tokio::time::sleep(Duration::from_millis(2)).await;
         }
         let body = if i % 2 == 0 { "B" } else { "A" };
@@ -110,7 +118,11 @@ async fn reload_under_load_drops_nothing() {
     }
     let deadline = Instant::now() + WAIT;
     while total.load(Ordering::Relaxed) < MIN_REQUESTS {
-        assert!(Instant::now() < deadline, "load stalled at {}", total.load(Ordering::Relaxed));
+        assert!(
+            Instant::now() < deadline,
+            "load stalled at {}",
+            total.load(Ordering::Relaxed)
+        );
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
     stop.store(true, Ordering::Relaxed);
@@ -130,9 +142,17 @@ async fn reload_under_load_drops_nothing() {
         sum.b,
         started.elapsed()
     );
-    assert!(sum.failed.is_empty(), "{} failed: {:?}", sum.failed.len(), &sum.failed[..sum.failed.len().min(10)]);
+    assert!(
+        sum.failed.is_empty(),
+        "{} failed: {:?}",
+        sum.failed.len(),
+        &sum.failed[..sum.failed.len().min(10)]
+    );
     assert!(sum.ok >= MIN_REQUESTS, "only {} requests", sum.ok);
-    assert!(sum.a > 0 && sum.b > 0, "both configs must have answered: {sum:?}");
+    assert!(
+        sum.a > 0 && sum.b > 0,
+        "both configs must have answered: {sum:?}"
+    );
     // Twenty alternations end on the first config.
     assert_eq!(get(addr, "/after").await.body, "A");
 }
@@ -146,7 +166,11 @@ async fn invalid_reload_keeps_the_running_config() {
     let bad = "admin: {address: 127.0.0.1:0}\n\
                listeners:\n  - name: web\n    address: 127.0.0.1:0\n\
                routes:\n  - name: broken\n    match:\n      path: {prefix: /}\n    backend: missing\n";
-    let backend_line = bad.lines().position(|l| l.contains("backend: missing")).unwrap() + 1;
+    let backend_line = bad
+        .lines()
+        .position(|l| l.contains("backend: missing"))
+        .unwrap()
+        + 1;
     let outcome = block_in_place(|| gw.reload(bad));
     assert!(outcome.contains("config reload rejected"), "{outcome}");
 
@@ -155,7 +179,10 @@ async fn invalid_reload_keeps_the_running_config() {
         .iter()
         .find(|l| l.contains("ERROR") && l.contains("routes[0].backend"))
         .unwrap_or_else(|| panic!("no error naming the field; logs:\n{}", logs.join("\n")));
-    assert!(error.contains(&format!("gateway.yaml:{backend_line}")), "file and line: {error}");
+    assert!(
+        error.contains(&format!("gateway.yaml:{backend_line}")),
+        "file and line: {error}"
+    );
     assert!(error.contains("missing"), "the unknown name: {error}");
 
     let reply = get(addr, "/").await;
@@ -189,8 +216,15 @@ async fn reload_adds_and_removes_listeners() {
 
     let outcome = block_in_place(|| gw.reload(&direct("y", &[])));
     assert!(outcome.contains("config reloaded"), "{outcome}");
-    assert!(gw.logs().iter().any(|l| l.contains("listener removed") && l.contains("extra")));
-    assert!(refuses_connections(extra).await, "removed listener {extra} still accepts");
+    assert!(
+        gw.logs()
+            .iter()
+            .any(|l| l.contains("listener removed") && l.contains("extra"))
+    );
+    assert!(
+        refuses_connections(extra).await,
+        "removed listener {extra} still accepts"
+    );
     let reply = get(web, "/").await;
     assert_eq!((reply.status, reply.body.as_str()), (200, "y"));
 }

@@ -24,11 +24,15 @@ const PEAK_LIMIT_KIB: u64 = 64 * 1024;
 const TRANSFER_LIMIT: Duration = Duration::from_secs(300);
 
 /// A body of `total` bytes made of one shared 64 KiB chunk, produced lazily.
-fn generated(total: u64) -> StreamBody<impl futures_util::Stream<Item = Result<Frame<Bytes>, Infallible>>> {
+fn generated(
+    total: u64,
+) -> StreamBody<impl futures_util::Stream<Item = Result<Frame<Bytes>, Infallible>>> {
     let chunk = Bytes::from(vec![b'x'; CHUNK]);
     let chunks = total / CHUNK as u64;
     assert_eq!(chunks * CHUNK as u64, total);
-    StreamBody::new(stream::iter((0..chunks).map(move |_| Ok(Frame::data(chunk.clone())))))
+    StreamBody::new(stream::iter(
+        (0..chunks).map(move |_| Ok(Frame::data(chunk.clone()))),
+    ))
 }
 
 fn config(upstream: SocketAddr) -> String {
@@ -68,9 +72,17 @@ async fn one_gib_upload_streams_through() {
         .expect("upload finished in time")
         .expect("upload");
     let status = resp.status();
-    let body = resp.into_body().collect().await.expect("response body").to_bytes();
+    let body = resp
+        .into_body()
+        .collect()
+        .await
+        .expect("response body")
+        .to_bytes();
     let took = started.elapsed();
-    eprintln!("1 GiB upload: {took:?} ({:.0} MiB/s)", 1024.0 / took.as_secs_f64());
+    eprintln!(
+        "1 GiB upload: {took:?} ({:.0} MiB/s)",
+        1024.0 / took.as_secs_f64()
+    );
 
     assert_eq!(status, 200, "{body:?}");
     let summary: serde_json::Value = serde_json::from_slice(&body).expect("json");
@@ -126,16 +138,25 @@ async fn one_gib_download_streams_through() {
         let mut body = resp.into_body();
         let mut n = 0u64;
         while let Some(frame) = body.frame().await {
-            n += frame.expect("body frame").data_ref().map_or(0, |d| d.len() as u64);
+            n += frame
+                .expect("body frame")
+                .data_ref()
+                .map_or(0, |d| d.len() as u64);
         }
         (declared, n)
     })
     .await
     .expect("download finished in time");
     let took = started.elapsed();
-    eprintln!("1 GiB download: {took:?} ({:.0} MiB/s)", 1024.0 / took.as_secs_f64());
+    eprintln!(
+        "1 GiB download: {took:?} ({:.0} MiB/s)",
+        1024.0 / took.as_secs_f64()
+    );
 
     assert_eq!(counted.1, TOTAL);
-    assert_eq!(counted.0.as_ref().and_then(|v| v.to_str().ok()), Some(TOTAL.to_string().as_str()));
+    assert_eq!(
+        counted.0.as_ref().and_then(|v| v.to_str().ok()),
+        Some(TOTAL.to_string().as_str())
+    );
     check_peak(&gw, "download");
 }
