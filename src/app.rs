@@ -51,9 +51,9 @@ pub async fn run(source: ConfigSource, config: GatewayConfig) -> Result<(), Stri
     };
     let snapshot = Arc::clone(&gateway.snapshot);
     gateway.apply_listeners(&snapshot)?;
-    readiness.set(true);
-    tracing::info!(config_hash = %gateway.snapshot.hash, "gateway started");
-
+    // Signal handlers and the file watcher are in place before the gateway
+    // says it started: a SIGTERM or an edit right after that line must not
+    // kill the process or be missed.
     let mut sighup = signal(SignalKind::hangup()).map_err(|e| e.to_string())?;
     let mut sigterm = signal(SignalKind::terminate()).map_err(|e| e.to_string())?;
     let mut sigint = signal(SignalKind::interrupt()).map_err(|e| e.to_string())?;
@@ -67,6 +67,8 @@ pub async fn run(source: ConfigSource, config: GatewayConfig) -> Result<(), Stri
         },
         ConfigSource::Embedded => (None, tokio::sync::mpsc::channel(1).1),
     };
+    readiness.set(true);
+    tracing::info!(config_hash = %gateway.snapshot.hash, "gateway started");
 
     loop {
         tokio::select! {
