@@ -1,4 +1,5 @@
 //! Stage 6: choose an endpoint and forward the request to it.
 pub mod balance;
+pub mod clock;
 pub mod endpoint;
 pub mod health;
