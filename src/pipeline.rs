@@ -260,8 +260,11 @@ fn host_header(req: &Request<Incoming>) -> Option<HeaderValue> {
 }
 
 /// The request target for the endpoint: the normalised path plus the query.
-fn upstream_target(req: &Request<Incoming>, path: &Cow<'_, str>) -> Option<PathAndQuery> {
-    if let (Cow::Borrowed(_), Some(pq)) = (path, req.uri().path_and_query()) {
+fn upstream_target(req: &Request<Incoming>, path: &str) -> Option<PathAndQuery> {
+    // Already normal (the common case): reuse the target as received.
+    if let Some(pq) = req.uri().path_and_query()
+        && pq.path() == path
+    {
         return Some(pq.clone());
     }
     let target = match req.uri().query() {
