@@ -35,14 +35,13 @@ async fn echo_upstream() -> SocketAddr {
                     return;
                 };
                 while let Some(Ok(msg)) = ws.next().await {
-                    match msg {
-                        Message::Text(_) | Message::Binary(_) => {
-                            if ws.send(msg).await.is_err() {
-                                return;
-                            }
-                        }
+                    let echo = match msg {
+                        Message::Text(_) | Message::Binary(_) => msg,
                         Message::Close(_) => return,
-                        _ => {}
+                        _ => continue,
+                    };
+                    if ws.send(echo).await.is_err() {
+                        return;
                     }
                 }
             });
