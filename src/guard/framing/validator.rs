@@ -22,14 +22,18 @@ pub enum Step {
     /// This many bytes became part of the request head being held back; the
     /// parser must not see them until the head is judged.
     Hold(usize),
-    /// This many bytes completed the held head, or the head was deferred to
-    /// the parser's own limits: everything in [`FramingValidator::held`] may
+    /// This many bytes completed the held head, or the head has more header
+    /// lines than `max_headers` and is deferred to the parser, which enforces
+    /// that limit exactly (431): everything in [`FramingValidator::held`] may
     /// now reach the parser.
     Release(usize),
     /// Ambiguous framing. Nothing from here on (and nothing still held) may
     /// reach the parser. `in_body` tells whether the parser is mid-body
     /// (chunked framing) rather than between requests.
     Reject { reason: Violation, in_body: bool },
+    /// The request head exceeds `max_head_bytes`: like a rejection between
+    /// requests, but answered 431, and not a framing violation.
+    TooLarge,
 }
 
 /// Per-request facts gathered while the head streams past.
@@ -75,11 +79,12 @@ enum State {
     Chunked {
         at: Chunk,
         size: u64,
-        trailer_bytes: usize,
     },
     /// No more checks: h2, upgraded/CONNECT tunnels, or a deferred head.
     Opaque,
     Rejected(Violation),
+    /// Terminal: a head over `max_head_bytes`.
+    TooLarge,
 }
 
 /// Incremental strict HTTP/1.1 framing validator for one connection.
@@ -138,14 +143,19 @@ impl FramingValidator {
         }
     }
 
-    /// True once validation stopped because a head exceeded the limits
-    /// (the HTTP parser enforces them itself).
+    /// True once validation stopped because a head had more than
+    /// `max_headers` header lines (the HTTP parser enforces that itself).
     pub fn is_deferred(&self) -> bool {
         self.deferred
     }
 
+    /// True once a head exceeded `max_head_bytes`.
+    pub fn is_too_large(&self) -> bool {
+        self.state == State::TooLarge
+    }
+
     /// True once the connection is no longer HTTP/1 framed (h2 preface,
-    /// upgrade/CONNECT, or deferred).
+    /// upgrade/CONNECT, or a deferred head).
     pub fn is_opaque(&self) -> bool {
         self.state == State::Opaque
     }
@@ -158,6 +168,7 @@ impl FramingValidator {
             match self.step(&bytes[pos..]) {
                 Step::Pass(n) | Step::Hold(n) | Step::Release(n) => pos += n,
                 Step::Reject { reason, .. } => return Err(reason),
+                Step::TooLarge => return Ok(()),
             }
         }
         Ok(())
@@ -175,6 +186,7 @@ impl FramingValidator {
                 reason,
                 in_body: false,
             },
+            State::TooLarge => Step::TooLarge,
             State::Body(left) => {
                 // Counted, never copied or scanned.
                 let n = usize::try_from(left).map_or(input.len(), |l| l.min(input.len()));
@@ -238,25 +250,17 @@ impl FramingValidator {
             self.state = State::Preface((done + n) as u8);
             return Step::Hold(n);
         }
-        // Not h2: re-lex what matched so far as an HTTP/1 head. The held bytes
-        // are exactly PREFACE[..done + same].
+        // Not h2: re-lex the bytes held so far (exactly PREFACE[..done]) as
+        // an HTTP/1 head, then go on with this input.
         self.start_head();
         self.state = State::Head(Lx::LineStart);
         let replay = &PREFACE[..done];
         if !replay.is_empty() {
             match self.step_head(replay) {
-                Step::Reject { reason, in_body } => return Step::Reject { reason, in_body },
-                // Only a `max_head_bytes` below 24 makes the replay defer:
-                // release all of it, as a deferred head.
-                Step::Release(_) | Step::Pass(_) => {
-                    self.head.clear();
-                    self.head.extend_from_slice(replay);
-                    self.holding = false;
-                    self.state = State::Opaque;
-                    self.deferred = true;
-                    return Step::Release(0);
-                }
                 Step::Hold(_) => {}
+                // A rejection (e.g. `PRI * HTTP/2` is no HTTP/1 version) or a
+                // tiny `max_head_bytes`: nothing consumed from `input`.
+                other => return other,
             }
         }
         self.step_head(input)

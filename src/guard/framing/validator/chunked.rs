@@ -10,12 +10,7 @@ const MAX_CHUNK_DIGITS: u8 = 16;
 
 impl FramingValidator {
     pub(super) fn step_chunked(&mut self, input: &[u8]) -> Step {
-        let State::Chunked {
-            mut at,
-            mut size,
-            mut trailer_bytes,
-        } = self.state
-        else {
+        let State::Chunked { mut at, mut size } = self.state else {
             return Step::Pass(0);
         };
         let mut i = 0;
@@ -24,11 +19,7 @@ impl FramingValidator {
         macro_rules! fail {
             ($v:expr) => {{
                 if i > 0 {
-                    self.state = State::Chunked {
-                        at,
-                        size,
-                        trailer_bytes,
-                    };
+                    self.state = State::Chunked { at, size };
                     return Step::Pass(i);
                 }
                 return self.reject($v, true);
@@ -119,33 +110,18 @@ impl FramingValidator {
                     at = Chunk::Size(0);
                     size = 0;
                 }
-                Chunk::Trailers(lx) => {
-                    if trailer_bytes >= self.limits.max_head_bytes {
-                        // The parser bounds trailers itself.
-                        self.deferred = true;
-                        self.state = State::Opaque;
-                        return Step::Pass(i);
+                Chunk::Trailers(lx) => match trailer_byte(lx, b) {
+                    Ok(Some(next)) => at = Chunk::Trailers(next),
+                    Ok(None) => {
+                        self.state = self.after_body();
+                        return Step::Pass(i + 1);
                     }
-                    match trailer_byte(lx, b) {
-                        Ok(Some(next)) => {
-                            trailer_bytes += 1;
-                            at = Chunk::Trailers(next);
-                        }
-                        Ok(None) => {
-                            self.state = self.after_body();
-                            return Step::Pass(i + 1);
-                        }
-                        Err(v) => fail!(v),
-                    }
-                }
+                    Err(v) => fail!(v),
+                },
             }
             i += 1;
         }
-        self.state = State::Chunked {
-            at,
-            size,
-            trailer_bytes,
-        };
+        self.state = State::Chunked { at, size };
         Step::Pass(input.len())
     }
 }

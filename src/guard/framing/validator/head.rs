@@ -157,8 +157,12 @@ impl FramingValidator {
         self.head.extend_from_slice(&avail[flushed..]);
         self.state = State::Head(lx);
         if avail.len() < input.len() {
-            // Head larger than allowed: the parser answers 431 itself.
-            return self.defer(avail.len());
+            // Head larger than allowed. Not passed on: hyper's own byte limit
+            // (max_buf_size) is approximate and could accept it unjudged.
+            self.holding = false;
+            self.head.clear();
+            self.state = State::TooLarge;
+            return Step::TooLarge;
         }
         Step::Hold(avail.len())
     }
@@ -230,7 +234,6 @@ impl FramingValidator {
             State::Chunked {
                 at: Chunk::Size(0),
                 size: 0,
-                trailer_bytes: 0,
             }
         } else {
             match f.content_length {
