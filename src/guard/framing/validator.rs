@@ -174,8 +174,10 @@ impl FramingValidator {
         Ok(())
     }
 
-    /// Consumes a prefix of `input` (at least one byte unless rejecting or
-    /// releasing a deferred head) and says what to do with it.
+    /// Consumes a prefix of `input` and says what to do with it. Every step
+    /// on non-empty input consumes at least one byte, except the terminal
+    /// `Reject` and `TooLarge` (which consume none), so a caller's loop
+    /// always ends.
     pub fn step(&mut self, input: &[u8]) -> Step {
         if input.is_empty() {
             return Step::Pass(0);
