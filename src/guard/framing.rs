@@ -1,10 +1,41 @@
-//! Strict HTTP/1.1 request framing, checked on the raw byte stream.
-//! (Temporary pass-through; the real guard lands from branch h2.)
+//! Stage 2 guard: strict HTTP/1.1 request framing, checked on the raw byte
+//! stream before hyper parses it, so ambiguous framing (request smuggling
+//! material) is answered with 400 and never reaches a backend.
+//!
+//! How it works: [`FramingGuard`] wraps the client connection and runs every
+//! byte hyper reads through a [`FramingValidator`]. Request heads are held
+//! back until they are complete and judged, so hyper never sees any byte of a
+//! rejected head. Bodies, chunk framing and opaque streams (h2, upgrades) pass
+//! through in place, counted rather than copied.
+//!
+//! On a violation between requests, everything before the bad request is
+//! delivered (earlier pipelined requests complete normally), then a short
+//! synthetic request head with an invalid method byte, then EOF: hyper itself
+//! answers `400 Bad Request` and closes. On a violation inside a chunked body
+//! the bytes before it are delivered and the next read fails with
+//! `io::ErrorKind::InvalidData`: the body errors, the request is aborted and
+//! hyper closes the connection.
+//!
+//! Limits: a head larger than `max_head_bytes` or with more than `max_headers`
+//! header lines is not judged ("deferred"): it passes unchanged and hyper,
+//! configured with the same limits, answers 431.
 
+mod validator;
+
+#[cfg(test)]
+mod e2e_tests;
+#[cfg(test)]
+mod tests;
+
+use std::io;
 use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::task::{Context, Poll, ready};
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+
+pub use validator::{FramingValidator, Step};
 
 /// Limits the framing guard enforces.
 #[derive(Debug, Clone, Copy)]
@@ -13,31 +44,321 @@ pub struct FramingLimits {
     pub max_headers: usize,
 }
 
+/// Why a connection's framing was rejected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum Violation {
+    BareLf = 1,
+    BareCr,
+    ClAndTe,
+    BadTransferEncoding,
+    DuplicateContentLength,
+    BadContentLength,
+    BadChunk,
+    ObsFold,
+    InvalidHeaderByte,
+    SpaceBeforeColon,
+    DuplicateHost,
+    MissingHost,
+    BadRequestLine,
+}
+
+impl Violation {
+    const ALL: [Violation; 13] = [
+        Violation::BareLf,
+        Violation::BareCr,
+        Violation::ClAndTe,
+        Violation::BadTransferEncoding,
+        Violation::DuplicateContentLength,
+        Violation::BadContentLength,
+        Violation::BadChunk,
+        Violation::ObsFold,
+        Violation::InvalidHeaderByte,
+        Violation::SpaceBeforeColon,
+        Violation::DuplicateHost,
+        Violation::MissingHost,
+        Violation::BadRequestLine,
+    ];
+
+    /// Stable reason code for logs and metrics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Violation::BareLf => "bare_lf",
+            Violation::BareCr => "bare_cr",
+            Violation::ClAndTe => "cl_and_te",
+            Violation::BadTransferEncoding => "bad_transfer_encoding",
+            Violation::DuplicateContentLength => "duplicate_content_length",
+            Violation::BadContentLength => "bad_content_length",
+            Violation::BadChunk => "bad_chunk",
+            Violation::ObsFold => "obs_fold",
+            Violation::InvalidHeaderByte => "invalid_header_byte",
+            Violation::SpaceBeforeColon => "space_before_colon",
+            Violation::DuplicateHost => "duplicate_host",
+            Violation::MissingHost => "missing_host",
+            Violation::BadRequestLine => "bad_request_line",
+        }
+    }
+
+    fn from_code(code: u8) -> Option<Violation> {
+        Violation::ALL.into_iter().find(|v| *v as u8 == code)
+    }
+}
+
+impl std::fmt::Display for Violation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A cloneable view of a guard's verdict that outlives the guard (hyper owns
+/// and drops the guard; the connection task keeps this to log the reason).
+#[derive(Debug, Clone, Default)]
+pub struct ViolationHandle(Arc<AtomicU8>);
+
+impl ViolationHandle {
+    pub fn get(&self) -> Option<Violation> {
+        Violation::from_code(self.0.load(Ordering::Relaxed))
+    }
+
+    fn set(&self, v: Violation) {
+        self.0.store(v as u8, Ordering::Relaxed);
+    }
+}
+
+/// Replaces the rest of the stream after a violation between requests. The NUL
+/// is an invalid method byte, which hyper rejects with 400 whatever its
+/// header leniency options; the rest makes it a complete head so hyper does not
+/// wait for more.
+const REJECT_HEAD: &[u8] = b"\0 / HTTP/1.1\r\n\r\n";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum End {
+    Open,
+    /// EOF once `out` is drained.
+    Closed,
+    /// InvalidData error once `out` is drained.
+    Failed,
+}
+
+/// A connection wrapper that enforces strict HTTP/1.1 framing on what is read;
+/// writes pass straight through.
 #[derive(Debug)]
 pub struct FramingGuard<IO> {
     io: IO,
+    validator: FramingValidator,
+    /// Bytes to hand out before anything else: a head that spanned reads, or
+    /// the synthetic rejection head. Reused, so normally allocation-free.
+    out: Vec<u8>,
+    out_pos: usize,
+    /// Input read but not yet validated (only after a held head spanning
+    /// reads was released mid-read).
+    carry: Vec<u8>,
+    carry_pos: usize,
+    end: End,
+    handle: ViolationHandle,
 }
 
 impl<IO> FramingGuard<IO> {
-    pub fn new(io: IO, _limits: FramingLimits) -> Self {
-        Self { io }
+    pub fn new(io: IO, limits: FramingLimits) -> Self {
+        Self {
+            io,
+            validator: FramingValidator::new(limits),
+            out: Vec::new(),
+            out_pos: 0,
+            carry: Vec::new(),
+            carry_pos: 0,
+            end: End::Open,
+            handle: ViolationHandle::default(),
+        }
+    }
+
+    /// The reason code of the violation found, if any.
+    pub fn violation(&self) -> Option<&'static str> {
+        self.handle.get().map(Violation::as_str)
+    }
+
+    /// A handle that reports the violation after the guard is gone.
+    pub fn violation_handle(&self) -> ViolationHandle {
+        self.handle.clone()
+    }
+
+    /// True once validation stopped for a head over the limits.
+    pub fn is_deferred(&self) -> bool {
+        self.validator.is_deferred()
+    }
+
+    pub fn get_ref(&self) -> &IO {
+        &self.io
+    }
+
+    pub fn into_inner(self) -> IO {
+        self.io
+    }
+
+    /// Validates the `n` new bytes at `buf.filled()[base..]` in place, keeping
+    /// only what may reach the parser now; held, queued and rejected bytes are
+    /// cut off. `from_carry` says the bytes came from `carry[carry_pos..]`.
+    fn process(&mut self, buf: &mut ReadBuf<'_>, base: usize, n: usize, from_carry: bool) {
+        let mut pos = 0;
+        // Released bytes kept in place end at base + w.
+        let mut w = 0;
+        // Bytes of the current head held from earlier reads.
+        let mut carried_in = if self.validator.is_holding() {
+            self.validator.held().len()
+        } else {
+            0
+        };
+        // Where unvalidated input resumes, if processing stops early.
+        let mut resume = n;
+        while pos < n {
+            match self.validator.step(&buf.filled()[base + pos..base + n]) {
+                Step::Pass(k) => {
+                    if w != pos {
+                        buf.filled_mut()
+                            .copy_within(base + pos..base + pos + k, base + w);
+                    }
+                    w += k;
+                    pos += k;
+                }
+                Step::Hold(k) => pos += k,
+                Step::Release(k) => {
+                    let end = pos + k;
+                    let held = self.validator.held().len();
+                    match end.checked_sub(held) {
+                        // The whole head is in this read: release it in place.
+                        Some(start) if carried_in == 0 && start >= w => {
+                            if start != w {
+                                buf.filled_mut()
+                                    .copy_within(base + start..base + end, base + w);
+                            }
+                            w += held;
+                            pos = end;
+                            carried_in = 0;
+                        }
+                        // It began in an earlier read: queue it whole and
+                        // validate the rest of this read afterwards.
+                        _ => {
+                            self.out.extend_from_slice(self.validator.held());
+                            resume = end;
+                            break;
+                        }
+                    }
+                }
+                Step::Reject { reason, in_body } => {
+                    self.handle.set(reason);
+                    if in_body {
+                        self.end = End::Failed;
+                    } else {
+                        self.out.extend_from_slice(REJECT_HEAD);
+                        self.end = End::Closed;
+                    }
+                    if from_carry {
+                        self.carry.clear();
+                        self.carry_pos = 0;
+                    }
+                    buf.set_filled(base + w);
+                    return;
+                }
+            }
+        }
+        if from_carry {
+            self.carry_pos += resume;
+            if self.carry_pos >= self.carry.len() {
+                self.carry.clear();
+                self.carry_pos = 0;
+            }
+        } else if resume < n {
+            self.carry.clear();
+            self.carry
+                .extend_from_slice(&buf.filled()[base + resume..base + n]);
+            self.carry_pos = 0;
+        }
+        buf.set_filled(base + w);
     }
 }
 
 impl<IO: AsyncRead + Unpin> AsyncRead for FramingGuard<IO> {
-    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.get_mut().io).poll_read(cx, buf)
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        loop {
+            if this.out_pos < this.out.len() {
+                let n = buf.remaining().min(this.out.len() - this.out_pos);
+                buf.put_slice(&this.out[this.out_pos..this.out_pos + n]);
+                this.out_pos += n;
+                if this.out_pos == this.out.len() {
+                    this.out.clear();
+                    this.out_pos = 0;
+                }
+                return Poll::Ready(Ok(()));
+            }
+            match this.end {
+                End::Open => {}
+                End::Closed => return Poll::Ready(Ok(())),
+                End::Failed => {
+                    let reason = this.handle.get().map_or("framing", Violation::as_str);
+                    return Poll::Ready(Err(io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        format!("request framing violation: {reason}"),
+                    )));
+                }
+            }
+            if buf.remaining() == 0 {
+                return Poll::Ready(Ok(()));
+            }
+            let base = buf.filled().len();
+            let from_carry = this.carry_pos < this.carry.len();
+            if from_carry {
+                let n = buf.remaining().min(this.carry.len() - this.carry_pos);
+                buf.put_slice(&this.carry[this.carry_pos..this.carry_pos + n]);
+            } else {
+                ready!(Pin::new(&mut this.io).poll_read(cx, buf))?;
+                if buf.filled().len() == base {
+                    // EOF. An unfinished held head is dropped: it was never
+                    // a request.
+                    return Poll::Ready(Ok(()));
+                }
+            }
+            let n = buf.filled().len() - base;
+            this.process(buf, base, n, from_carry);
+            if buf.filled().len() > base {
+                return Poll::Ready(Ok(()));
+            }
+            // Everything was held or queued: go round for more (or for the
+            // queued bytes).
+        }
     }
 }
 
 impl<IO: AsyncWrite + Unpin> AsyncWrite for FramingGuard<IO> {
-    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
         Pin::new(&mut self.get_mut().io).poll_write(cx, buf)
     }
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().io).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.io.is_write_vectored()
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.get_mut().io).poll_flush(cx)
     }
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.get_mut().io).poll_shutdown(cx)
     }
 }

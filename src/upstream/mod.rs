@@ -1,7 +1,7 @@
 //! Stage 6: choose an endpoint and forward the request to it.
 pub mod backend;
-pub mod clock;
 pub mod balance;
+pub mod clock;
 pub mod endpoint;
 pub mod forward;
 pub mod health;
