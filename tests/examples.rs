@@ -60,3 +60,45 @@ fn every_example_loads_and_compiles() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// The YAML blocks of the configuration guides are complete configurations
+/// that validate; a block preceded by an `<!-- invalid ... -->` comment
+/// demonstrates errors and must fail.
+#[test]
+fn yaml_blocks_in_the_guides_validate() {
+    let docs = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs");
+    let mut checked = 0;
+    let mut failures = Vec::new();
+    for name in [
+        "configuration.md",
+        "ip-filter.md",
+        "client-ip.md",
+        "load-balancing.md",
+        "strict-http.md",
+    ] {
+        let text = std::fs::read_to_string(docs.join(name)).expect("read doc");
+        let mut rest = text.as_str();
+        while let Some(start) = rest.find("```yaml\n") {
+            let before = &rest[..start];
+            let body_start = start + "```yaml\n".len();
+            let len = rest[body_start..].find("```").expect("closed fence");
+            let block = &rest[body_start..body_start + len];
+            let line = text[..text.len() - rest.len() + start].lines().count() + 1;
+            let label = format!("docs/{name}:{line}");
+            let invalid = before.trim_end().ends_with("-->")
+                && before
+                    .rsplit("<!--")
+                    .next()
+                    .is_some_and(|c| c.trim_start().starts_with("invalid"));
+            match (portcullis::config::load::load_str(block, &label), invalid) {
+                (Ok(_), false) | (Err(_), true) => {}
+                (Ok(_), true) => failures.push(format!("{label}: expected errors")),
+                (Err(e), false) => failures.push(e.to_string()),
+            }
+            checked += 1;
+            rest = &rest[body_start + len + 3..];
+        }
+    }
+    assert!(checked >= 10, "only {checked} YAML blocks found");
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
