@@ -33,6 +33,7 @@ UP_PORT=18081; NGX_PORT=18082; PC_PORT=18083; ADMIN_PORT=18084
 mkdir -p "$WORK/up" "$WORK/ngx"
 cat > "$WORK/up/nginx.conf" <<CONF
 worker_processes 1;
+master_process off;
 error_log $WORK/up/error.log error;
 pid $WORK/up/nginx.pid;
 events { worker_connections 4096; }
@@ -53,6 +54,7 @@ if [ "$ACCESS_LOG" = on ]; then
 fi
 cat > "$WORK/ngx/nginx.conf" <<CONF
 worker_processes 1;
+master_process off;
 error_log $WORK/ngx/error.log error;
 pid $WORK/ngx/nginx.pid;
 events { worker_connections 20000; }

@@ -119,7 +119,11 @@ impl Gateway {
                 for e in &errors.0 {
                     tracing::error!(trigger, "{e}");
                 }
-                tracing::error!(trigger, errors = errors.0.len(), "config reload rejected; keeping the running config");
+                tracing::error!(
+                    trigger,
+                    errors = errors.0.len(),
+                    "config reload rejected; keeping the running config"
+                );
                 return;
             }
         };
@@ -133,7 +137,10 @@ impl Gateway {
                 for e in &errors {
                     tracing::error!(trigger, file = %path.display(), "{e}");
                 }
-                tracing::error!(trigger, "config reload rejected; keeping the running config");
+                tracing::error!(
+                    trigger,
+                    "config reload rejected; keeping the running config"
+                );
                 return;
             }
         };
@@ -156,8 +163,9 @@ impl Gateway {
                 .get(&*runtime.name)
                 .is_some_and(|l| l.configured == runtime.spec.address);
             if !keep {
-                let socket = bind(runtime.address)
-                    .map_err(|e| format!("listener {:?} on {}: {e}", runtime.name, runtime.address))?;
+                let socket = bind(runtime.address).map_err(|e| {
+                    format!("listener {:?} on {}: {e}", runtime.name, runtime.address)
+                })?;
                 bound.push((Arc::clone(runtime), socket));
             }
         }
@@ -176,7 +184,8 @@ impl Gateway {
             if let Some(old) = self.listeners.remove(&name) {
                 old.stop();
             }
-            let running = accept::start(socket, runtime, drain.clone()).map_err(|e| e.to_string())?;
+            let running =
+                accept::start(socket, runtime, drain.clone()).map_err(|e| e.to_string())?;
             tracing::info!(listener = %name, address = %running.local_addr, "listener bound");
             self.listeners.insert(name, running);
         }
@@ -194,5 +203,9 @@ impl Gateway {
 }
 
 fn join_errors(errors: Vec<compile::CompileError>) -> String {
-    errors.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n")
+    errors
+        .iter()
+        .map(|e| e.to_string())
+        .collect::<Vec<_>>()
+        .join("\n")
 }

@@ -73,7 +73,10 @@ fn run(config: Option<PathBuf>, log_format: &str, workers: Option<usize>) -> Exi
             let loaded = load::load_file(&path);
             (ConfigSource::File(path), loaded)
         }
-        None => (ConfigSource::Embedded, load::load_str(QUICKSTART, "<embedded quickstart>")),
+        None => (
+            ConfigSource::Embedded,
+            load::load_str(QUICKSTART, "<embedded quickstart>"),
+        ),
     };
     let config = match loaded {
         Ok(c) => c,

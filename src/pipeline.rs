@@ -71,12 +71,22 @@ pub async fn handle(
     if req.headers().contains_key(header::TRANSFER_ENCODING)
         && req.headers().contains_key(header::CONTENT_LENGTH)
     {
-        return reject(record, Rejection::BadRequest { reason: "cl_and_te" }, &request_id);
+        return reject(
+            record,
+            Rejection::BadRequest {
+                reason: "cl_and_te",
+            },
+            &request_id,
+        );
     }
 
     // 3. Host and path as routing and policies see them.
     let Some(host) = request_host(&req) else {
-        return reject(record, Rejection::BadRequest { reason: "bad_host" }, &request_id);
+        return reject(
+            record,
+            Rejection::BadRequest { reason: "bad_host" },
+            &request_id,
+        );
     };
     record.host.push_str(&host);
     let path = match normalize_path(req.uri().path(), listener.spec.http.encoded_slash) {
@@ -130,7 +140,13 @@ pub async fn handle(
 
     let path_and_query = match upstream_target(&req, &path) {
         Some(pq) => pq,
-        None => return reject(record, Rejection::BadRequest { reason: "bad_path" }, &request_id),
+        None => {
+            return reject(
+                record,
+                Rejection::BadRequest { reason: "bad_path" },
+                &request_id,
+            );
+        }
     };
     drop(path);
     let upgrade = forwarding::is_upgrade(req.headers()) && req.version() <= http::Version::HTTP_11;
@@ -166,8 +182,12 @@ pub async fn handle(
             record.upstream = failed.endpoint;
             let rejection = match failed.error {
                 UpstreamError::Timeout => Rejection::GatewayTimeout,
-                UpstreamError::ConnectFailed => Rejection::BadGateway { reason: "connect_failed" },
-                UpstreamError::Protocol => Rejection::BadGateway { reason: "upstream_error" },
+                UpstreamError::ConnectFailed => Rejection::BadGateway {
+                    reason: "connect_failed",
+                },
+                UpstreamError::Protocol => Rejection::BadGateway {
+                    reason: "upstream_error",
+                },
             };
             return reject(record, rejection, &request_id);
         }
@@ -181,10 +201,20 @@ pub async fn handle(
             let upstream_upgrade = hyper::upgrade::on(&mut response);
             tunnel::spawn(client_upgrade, upstream_upgrade);
             let (parts, _) = response.into_parts();
-            return finish(record, Response::from_parts(parts, ResponseBody::empty()), &request_id);
+            return finish(
+                record,
+                Response::from_parts(parts, ResponseBody::empty()),
+                &request_id,
+            );
         }
         // A 101 nobody asked for is a broken upstream.
-        return reject(record, Rejection::BadGateway { reason: "upstream_error" }, &request_id);
+        return reject(
+            record,
+            Rejection::BadGateway {
+                reason: "upstream_error",
+            },
+            &request_id,
+        );
     }
     forwarding::strip_hop_by_hop(response.headers_mut(), false);
     if upgrade {
@@ -195,10 +225,18 @@ pub async fn handle(
             .insert(header::CONNECTION, HeaderValue::from_static("close"));
     }
     let (parts, body) = response.into_parts();
-    finish(record, Response::from_parts(parts, ResponseBody::upstream(body)), &request_id)
+    finish(
+        record,
+        Response::from_parts(parts, ResponseBody::upstream(body)),
+        &request_id,
+    )
 }
 
-fn reject(mut record: AccessRecord, rejection: Rejection, request_id: &HeaderValue) -> Response<ResponseBody> {
+fn reject(
+    mut record: AccessRecord,
+    rejection: Rejection,
+    request_id: &HeaderValue,
+) -> Response<ResponseBody> {
     record.reason = Some(rejection.reason());
     record.policy = rejection.policy().cloned();
     let response = rejection.into_response(request_id);
@@ -211,7 +249,9 @@ fn finish(
     request_id: &HeaderValue,
 ) -> Response<ResponseBody> {
     if !response.headers().contains_key("x-request-id") {
-        response.headers_mut().insert("x-request-id", request_id.clone());
+        response
+            .headers_mut()
+            .insert("x-request-id", request_id.clone());
     }
     record.status = response.status().as_u16();
     response.map(|body| body.with_record(record))
@@ -261,7 +301,7 @@ fn host_header(req: &Request<Incoming>) -> Option<HeaderValue> {
 
 /// The request target for the endpoint: the normalised path plus the query.
 fn upstream_target(req: &Request<Incoming>, path: &str) -> Option<PathAndQuery> {
-    // Already normal (the common case): reuse the target as received.
+    // Unchanged by normalisation: reuse the received target (no allocation).
     if let Some(pq) = req.uri().path_and_query()
         && pq.path() == path
     {

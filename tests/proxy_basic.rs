@@ -105,7 +105,10 @@ async fn trusted_proxy_chain_resolves_client_ip() {
     assert_eq!(r.status, 200);
     let h = &up.seen()[0].headers;
     assert_eq!(h["x-real-ip"], "203.0.113.9");
-    assert_eq!(h["x-forwarded-for"], "1.1.1.1, 203.0.113.9, 10.0.0.5, 127.0.0.1");
+    assert_eq!(
+        h["x-forwarded-for"],
+        "1.1.1.1, 203.0.113.9, 10.0.0.5, 127.0.0.1"
+    );
     let lines = gw.wait_access_lines(1);
     let v: serde_json::Value = serde_json::from_str(&lines[0]).unwrap();
     assert_eq!(v["client_ip"], "203.0.113.9");
@@ -148,7 +151,11 @@ async fn malformed_upstream_response_is_502() {
         while let Ok((mut s, _)) = bad.accept().await {
             let mut buf = [0u8; 4096];
             let _ = s.read(&mut buf).await;
-            let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 7\r\n\r\nhello").await;
+            let _ = s
+                .write_all(
+                    b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 7\r\n\r\nhello",
+                )
+                .await;
         }
     });
     let gw = Gateway::start(&config(&addr.to_string(), ""));
@@ -186,7 +193,10 @@ routes:
     // A POST with a body is not replayed: round robin sends some to the dead endpoint.
     let mut statuses = Vec::new();
     for _ in 0..4 {
-        let req = Request::post("/").header("host", "x").body(Full::new(Bytes::from("data"))).unwrap();
+        let req = Request::post("/")
+            .header("host", "x")
+            .body(Full::new(Bytes::from("data")))
+            .unwrap();
         statuses.push(send(gw.addr("web"), req).await.status);
     }
     assert!(statuses.contains(&502), "{statuses:?}");

@@ -167,7 +167,10 @@ pub fn compile(
             Ok(t) => t,
             Err(route_errors) => {
                 for e in route_errors {
-                    errors.push(err(format!("routes[{}].match.{}", e.index, e.field), e.message));
+                    errors.push(err(
+                        format!("routes[{}].match.{}", e.index, e.field),
+                        e.message,
+                    ));
                 }
                 continue;
             }
@@ -229,11 +232,18 @@ fn compile_route(
             }
         },
         (None, Some(direct)) => {
-            let status = StatusCode::from_u16(direct.status)
-                .map_err(|_| vec![err(format!("routes[{index}].direct_response.status"), "invalid status")])?;
+            let status = StatusCode::from_u16(direct.status).map_err(|_| {
+                vec![err(
+                    format!("routes[{index}].direct_response.status"),
+                    "invalid status",
+                )]
+            })?;
             let mut headers = HeaderMap::new();
             for (k, v) in &direct.headers {
-                match (HeaderName::from_bytes(k.as_bytes()), HeaderValue::from_str(v)) {
+                match (
+                    HeaderName::from_bytes(k.as_bytes()),
+                    HeaderValue::from_str(v),
+                ) {
                     (Ok(k), Ok(v)) => {
                         headers.append(k, v);
                     }

@@ -16,9 +16,15 @@
 //! `io::ErrorKind::InvalidData`: the body errors, the request is aborted and
 //! hyper closes the connection.
 //!
-//! Limits: a head larger than `max_head_bytes` or with more than `max_headers`
-//! header lines is not judged ("deferred"): it passes unchanged and hyper,
-//! configured with the same limits, answers 431.
+//! Limits (not framing violations; both end in hyper's own 431):
+//! - more than `max_headers` header lines: the head is not judged
+//!   ("deferred") and passes unchanged from there on; hyper, configured with
+//!   the same `max_headers`, rejects it exactly (its header array is full).
+//! - more than `max_head_bytes`: hyper's byte limit (`max_buf_size`) is only
+//!   approximate (a head somewhat over it can still parse when it arrives in
+//!   one read), so passing the head on would let it through unjudged. Instead
+//!   the guard drops it and hands hyper a head with `max_headers + 1` header
+//!   lines, which hyper answers with 431, then EOF.
 
 mod validator;
 
@@ -131,6 +137,20 @@ impl ViolationHandle {
 /// wait for more.
 const REJECT_HEAD: &[u8] = b"\0 / HTTP/1.1\r\n\r\n";
 
+/// Replaces the rest of the stream after a head over `max_head_bytes`: a
+/// request with one header line more than hyper accepts (`max_headers`,
+/// which hyper enforces exactly), so hyper itself answers 431 and closes.
+fn push_too_large_head(out: &mut Vec<u8>, max_headers: usize) {
+    // Bounded whatever the configuration; past hyper's buffer limit the answer
+    // is 431 as well.
+    let lines = max_headers.min(1 << 16) + 1;
+    out.extend_from_slice(b"GET / HTTP/1.1\r\n");
+    for _ in 0..lines {
+        out.extend_from_slice(b"x:\r\n");
+    }
+    out.extend_from_slice(b"\r\n");
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum End {
     Open,
@@ -156,6 +176,7 @@ pub struct FramingGuard<IO> {
     carry_pos: usize,
     end: End,
     handle: ViolationHandle,
+    max_headers: usize,
 }
 
 impl<IO> FramingGuard<IO> {
@@ -169,6 +190,7 @@ impl<IO> FramingGuard<IO> {
             carry_pos: 0,
             end: End::Open,
             handle: ViolationHandle::default(),
+            max_headers: limits.max_headers,
         }
     }
 
@@ -182,9 +204,16 @@ impl<IO> FramingGuard<IO> {
         self.handle.clone()
     }
 
-    /// True once validation stopped for a head over the limits.
+    /// True once validation stopped for a head with more than `max_headers`
+    /// header lines (passed on; hyper answers 431).
     pub fn is_deferred(&self) -> bool {
         self.validator.is_deferred()
+    }
+
+    /// True once a head over `max_head_bytes` was replaced by one that makes
+    /// hyper answer 431.
+    pub fn is_too_large(&self) -> bool {
+        self.validator.is_too_large()
     }
 
     pub fn get_ref(&self) -> &IO {
@@ -243,6 +272,16 @@ impl<IO> FramingGuard<IO> {
                             break;
                         }
                     }
+                }
+                Step::TooLarge => {
+                    push_too_large_head(&mut self.out, self.max_headers);
+                    self.end = End::Closed;
+                    if from_carry {
+                        self.carry.clear();
+                        self.carry_pos = 0;
+                    }
+                    buf.set_filled(base + w);
+                    return;
                 }
                 Step::Reject { reason, in_body } => {
                     self.handle.set(reason);

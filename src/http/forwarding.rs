@@ -71,6 +71,9 @@ pub fn strip_hop_by_hop(headers: &mut HeaderMap, keep_upgrade: bool) {
         }
     }
     for name in listed {
+        if keep_upgrade && name == header::UPGRADE {
+            continue;
+        }
         headers.remove(name);
     }
     for name in &HOP_BY_HOP {
@@ -110,7 +113,10 @@ pub fn set_forwarding_headers(headers: &mut HeaderMap, hop: Hop<'_>, request_id:
             headers.insert(X_FORWARDED_FOR.clone(), value);
         }
         if !headers.contains_key(&X_FORWARDED_PROTO) {
-            headers.insert(X_FORWARDED_PROTO.clone(), HeaderValue::from_static(hop.proto));
+            headers.insert(
+                X_FORWARDED_PROTO.clone(),
+                HeaderValue::from_static(hop.proto),
+            );
         }
         if !headers.contains_key(&X_FORWARDED_HOST)
             && let Some(host) = hop.host
@@ -124,7 +130,10 @@ pub fn set_forwarding_headers(headers: &mut HeaderMap, hop: Hop<'_>, request_id:
         if let Ok(value) = HeaderValue::from_str(&hop.peer_ip.to_string()) {
             headers.insert(X_FORWARDED_FOR.clone(), value);
         }
-        headers.insert(X_FORWARDED_PROTO.clone(), HeaderValue::from_static(hop.proto));
+        headers.insert(
+            X_FORWARDED_PROTO.clone(),
+            HeaderValue::from_static(hop.proto),
+        );
         if let Some(host) = hop.host {
             headers.insert(X_FORWARDED_HOST.clone(), host.clone());
         }
@@ -169,7 +178,10 @@ mod tests {
     #[test]
     fn strips_hop_by_hop_and_connection_listed() {
         let mut h = HeaderMap::new();
-        h.insert("connection", HeaderValue::from_static("keep-alive, x-secret"));
+        h.insert(
+            "connection",
+            HeaderValue::from_static("keep-alive, x-secret"),
+        );
         h.insert("keep-alive", HeaderValue::from_static("timeout=5"));
         h.insert("x-secret", HeaderValue::from_static("1"));
         h.insert("te", HeaderValue::from_static("trailers"));

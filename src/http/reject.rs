@@ -100,9 +100,19 @@ mod tests {
                 403,
                 "ip_denied",
             ),
-            (Rejection::BadGateway { reason: "connect_failed" }, 502, "connect_failed"),
+            (
+                Rejection::BadGateway {
+                    reason: "connect_failed",
+                },
+                502,
+                "connect_failed",
+            ),
             (Rejection::GatewayTimeout, 504, "upstream_timeout"),
-            (Rejection::BadRequest { reason: "bad_path" }, 400, "bad_path"),
+            (
+                Rejection::BadRequest { reason: "bad_path" },
+                400,
+                "bad_path",
+            ),
         ];
         for (rejection, status, reason) in cases {
             assert_eq!(rejection.status().as_u16(), status);

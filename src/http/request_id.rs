@@ -9,9 +9,7 @@ const MAX_LEN: usize = 128;
 pub fn request_id(headers: &HeaderMap) -> HeaderValue {
     if let Some(value) = headers.get("x-request-id") {
         let bytes = value.as_bytes();
-        if !bytes.is_empty()
-            && bytes.len() <= MAX_LEN
-            && bytes.iter().all(|b| b.is_ascii_graphic())
+        if !bytes.is_empty() && bytes.len() <= MAX_LEN && bytes.iter().all(|b| b.is_ascii_graphic())
         {
             return value.clone();
         }

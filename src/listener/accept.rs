@@ -36,7 +36,11 @@ impl RunningListener {
 }
 
 /// Starts the accept loop for `socket`.
-pub fn start(socket: TcpListener, runtime: Arc<ListenerRuntime>, drain: Drain) -> std::io::Result<RunningListener> {
+pub fn start(
+    socket: TcpListener,
+    runtime: Arc<ListenerRuntime>,
+    drain: Drain,
+) -> std::io::Result<RunningListener> {
     let local_addr = socket.local_addr()?;
     let configured = runtime.spec.address.clone();
     let state = Arc::new(ArcSwap::new(runtime));

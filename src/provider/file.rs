@@ -22,7 +22,9 @@ pub fn watch(path: &Path) -> notify::Result<(notify::RecommendedWatcher, mpsc::R
             EventKind::Create(_)
                 | EventKind::Modify(_)
                 | EventKind::Remove(_)
-                | EventKind::Access(notify::event::AccessKind::Close(notify::event::AccessMode::Write))
+                | EventKind::Access(notify::event::AccessKind::Close(
+                    notify::event::AccessMode::Write
+                ))
         );
         if relevant {
             // A full channel already has a reload queued; dropping is fine.

@@ -51,8 +51,18 @@ pub async fn forward(
     let now_ms = clock::now_ms();
     let first = backend
         .balancer
-        .pick(&backend.endpoints, PickContext { hash_key, exclude: None, now_ms })
-        .ok_or(Failed { error: UpstreamError::ConnectFailed, endpoint: None })?;
+        .pick(
+            &backend.endpoints,
+            PickContext {
+                hash_key,
+                exclude: None,
+                now_ms,
+            },
+        )
+        .ok_or(Failed {
+            error: UpstreamError::ConnectFailed,
+            endpoint: None,
+        })?;
 
     parts.version = Version::HTTP_11;
     // Only requests that can be replayed exactly are retried: idempotent,
@@ -63,13 +73,23 @@ pub async fn forward(
     .then(|| (parts.method.clone(), parts.headers.clone()));
 
     match attempt(backend, first, parts, body, &path_and_query).await {
-        Err(Failed { error: UpstreamError::ConnectFailed, .. }) if replay.is_some() => {
+        Err(Failed {
+            error: UpstreamError::ConnectFailed,
+            ..
+        }) if replay.is_some() => {
             let Some((method, headers)) = replay else {
-                return Err(Failed { error: UpstreamError::ConnectFailed, endpoint: None });
+                return Err(Failed {
+                    error: UpstreamError::ConnectFailed,
+                    endpoint: None,
+                });
             };
             let second = backend.balancer.pick(
                 &backend.endpoints,
-                PickContext { hash_key, exclude: Some(first), now_ms: clock::now_ms() },
+                PickContext {
+                    hash_key,
+                    exclude: Some(first),
+                    now_ms: clock::now_ms(),
+                },
             );
             let Some(second) = second else {
                 return Err(Failed {
@@ -120,11 +140,17 @@ async fn attempt(
         Ok(Ok(response)) => {
             let status = response.status().as_u16();
             if matches!(status, 502..=504) {
-                endpoint.health.record_failure(clock::now_ms(), &backend.health);
+                endpoint
+                    .health
+                    .record_failure(clock::now_ms(), &backend.health);
             } else {
                 endpoint.health.record_success();
             }
-            return Ok(Upstreamed { response, endpoint: endpoint.address, upstream_ms });
+            return Ok(Upstreamed {
+                response,
+                endpoint: endpoint.address,
+                upstream_ms,
+            });
         }
         Ok(Err(e)) if e.is_connect() => UpstreamError::ConnectFailed,
         Ok(Err(e)) => {
@@ -133,10 +159,16 @@ async fn attempt(
         }
         Err(_) => UpstreamError::Timeout,
     };
-    if endpoint.health.record_failure(clock::now_ms(), &backend.health) {
+    if endpoint
+        .health
+        .record_failure(clock::now_ms(), &backend.health)
+    {
         tracing::warn!(backend = %backend.name, endpoint = %endpoint.address, "endpoint ejected after consecutive failures");
     }
-    Err(Failed { error, endpoint: Some(endpoint.address) })
+    Err(Failed {
+        error,
+        endpoint: Some(endpoint.address),
+    })
 }
 
 fn is_idempotent(method: &Method) -> bool {

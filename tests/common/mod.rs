@@ -107,15 +107,22 @@ impl Gateway {
         if line.contains("listener bound") {
             let name = field(line, "listener").expect("listener name");
             let addr = field(line, "address").expect("listener address");
-            self.listeners.insert(name, addr.parse().expect("listener addr"));
+            self.listeners
+                .insert(name, addr.parse().expect("listener addr"));
         } else if line.contains("admin listening") {
-            self.admin = field(line, "address").expect("admin addr").parse().expect("admin addr");
+            self.admin = field(line, "address")
+                .expect("admin addr")
+                .parse()
+                .expect("admin addr");
         }
     }
 
     /// The bound address of listener `name`.
     pub fn addr(&self, name: &str) -> SocketAddr {
-        *self.listeners.get(name).unwrap_or_else(|| panic!("no listener {name}"))
+        *self
+            .listeners
+            .get(name)
+            .unwrap_or_else(|| panic!("no listener {name}"))
     }
 
     /// Waits for a log line containing `needle` (lines seen since the last
@@ -131,7 +138,10 @@ impl Gateway {
                         return line;
                     }
                 }
-                Err(_) => panic!("no log line with {needle:?}; logs:\n{}", self.logs().join("\n")),
+                Err(_) => panic!(
+                    "no log line with {needle:?}; logs:\n{}",
+                    self.logs().join("\n")
+                ),
             }
         }
     }
@@ -153,7 +163,11 @@ impl Gateway {
             if lines.len() >= n {
                 return lines;
             }
-            assert!(Instant::now() < deadline, "only {} access lines", lines.len());
+            assert!(
+                Instant::now() < deadline,
+                "only {} access lines",
+                lines.len()
+            );
             std::thread::sleep(Duration::from_millis(5));
         }
     }
@@ -204,7 +218,8 @@ impl Gateway {
 
     /// Resident memory now and at its peak, in KiB, from /proc.
     pub fn rss_kib(&self) -> (u64, u64) {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap_or_default();
+        let status =
+            std::fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap_or_default();
         let get = |key: &str| {
             status
                 .lines()
@@ -262,7 +277,9 @@ impl Upstream {
     where
         F: Fn(&Seen) -> Option<Response<Full<Bytes>>> + Send + Sync + 'static,
     {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind upstream");
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind upstream");
         let addr = listener.local_addr().unwrap();
         let seen = Arc::new(Mutex::new(Vec::new()));
         let up = Upstream {
@@ -274,7 +291,9 @@ impl Upstream {
         let name = name.to_string();
         tokio::spawn(async move {
             loop {
-                let Ok((stream, _)) = listener.accept().await else { continue };
+                let Ok((stream, _)) = listener.accept().await else {
+                    continue;
+                };
                 let seen = Arc::clone(&seen);
                 let respond = Arc::clone(&respond);
                 let name = name.clone();
@@ -308,8 +327,10 @@ impl Upstream {
                             let summary = serde_json::json!({
                                 "upstream": name, "method": s.method, "uri": s.uri, "body_len": body_len,
                             });
-                            let mut resp = Response::new(Full::new(Bytes::from(summary.to_string())));
-                            resp.headers_mut().insert("x-upstream", name.parse().unwrap());
+                            let mut resp =
+                                Response::new(Full::new(Bytes::from(summary.to_string())));
+                            resp.headers_mut()
+                                .insert("x-upstream", name.parse().unwrap());
                             Ok(resp)
                         }
                     });
@@ -342,7 +363,14 @@ pub struct Reply {
 
 /// One HTTP/1.1 request over a fresh connection with hyper's client.
 pub async fn get(addr: SocketAddr, path: &str) -> Reply {
-    send(addr, Request::get(path).header("host", "example.com").body(Full::new(Bytes::new())).unwrap()).await
+    send(
+        addr,
+        Request::get(path)
+            .header("host", "example.com")
+            .body(Full::new(Bytes::new()))
+            .unwrap(),
+    )
+    .await
 }
 
 pub async fn send(addr: SocketAddr, req: Request<Full<Bytes>>) -> Reply {
@@ -357,23 +385,40 @@ pub async fn send_from(source: &str, addr: SocketAddr, req: Request<Full<Bytes>>
 }
 
 pub async fn connect_from(source: &str, addr: SocketAddr) -> TcpStream {
-    let src: SocketAddr = format!("{source}:0").parse().unwrap_or_else(|_| format!("[{source}]:0").parse().unwrap());
-    let socket = if src.is_ipv4() { TcpSocket::new_v4() } else { TcpSocket::new_v6() }.unwrap();
+    let src: SocketAddr = format!("{source}:0")
+        .parse()
+        .unwrap_or_else(|_| format!("[{source}]:0").parse().unwrap());
+    let socket = if src.is_ipv4() {
+        TcpSocket::new_v4()
+    } else {
+        TcpSocket::new_v6()
+    }
+    .unwrap();
     socket.bind(src).expect("bind source");
     socket.connect(addr).await.expect("connect")
 }
 
 pub async fn send_on(stream: TcpStream, req: Request<Full<Bytes>>) -> Reply {
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.expect("handshake");
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .expect("handshake");
     tokio::spawn(conn);
-    let resp = tokio::time::timeout(WAIT, sender.send_request(req)).await.expect("timeout").expect("request");
+    let resp = tokio::time::timeout(WAIT, sender.send_request(req))
+        .await
+        .expect("timeout")
+        .expect("request");
     collect(resp).await
 }
 
 pub async fn collect(resp: Response<Incoming>) -> Reply {
     let status = resp.status().as_u16();
     let headers = resp.headers().clone();
-    let body = resp.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+    let body = resp
+        .into_body()
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
     Reply {
         status,
         headers,
@@ -384,9 +429,10 @@ pub async fn collect(resp: Response<Incoming>) -> Reply {
 /// An HTTP/2 (h2c, prior knowledge) client connection.
 pub async fn h2_client(addr: SocketAddr) -> hyper::client::conn::http2::SendRequest<Full<Bytes>> {
     let stream = TcpStream::connect(addr).await.expect("connect");
-    let (sender, conn) = hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(stream))
-        .await
-        .expect("h2 handshake");
+    let (sender, conn) =
+        hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(stream))
+            .await
+            .expect("h2 handshake");
     tokio::spawn(conn);
     sender
 }

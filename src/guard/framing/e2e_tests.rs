@@ -67,14 +67,22 @@ async fn exchange(server: Server, raw: &[u8]) -> Exchange {
         let io = TokioIo::new(guard);
         // Connection errors are expected for rejected streams.
         let _ = match server {
+            // hyper gets the guard's `max_headers`, as the gateway must
+            // configure it.
             Server::Http1 => hyper::server::conn::http1::Builder::new()
+                .max_headers(LIMITS.max_headers)
                 .serve_connection(io, svc)
                 .await
                 .map_err(|e| e.to_string()),
-            Server::Auto => hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
-                .serve_connection(io, svc)
-                .await
-                .map_err(|e| e.to_string()),
+            Server::Auto => {
+                let mut builder =
+                    hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+                builder.http1().max_headers(LIMITS.max_headers);
+                builder
+                    .serve_connection(io, svc)
+                    .await
+                    .map_err(|e| e.to_string())
+            }
         };
         handle.get()
     });
@@ -167,4 +175,60 @@ async fn bad_chunk_aborts_the_body() {
     assert_eq!(ex.seen.len(), 1);
     assert!(ex.seen[0].contains("<error"), "{:?}", ex.seen);
     assert_eq!(ex.violation, Some(Violation::BareLf));
+}
+
+#[tokio::test]
+async fn oversize_heads_get_431() {
+    for server in [Server::Http1, Server::Auto] {
+        // Over max_head_bytes, hiding CL+TE: hyper's default buffer limit
+        // would parse it, so the guard substitutes a head hyper refuses.
+        let padding = "p".repeat(LIMITS.max_head_bytes);
+        let raw = format!(
+            "GET /ok HTTP/1.1\r\nHost: x\r\n\r\nPOST /big HTTP/1.1\r\nHost: x\r\nX-Pad: {padding}\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"
+        );
+        let ex = exchange(server, raw.as_bytes()).await;
+        assert_eq!(statuses(&ex.response), ["200", "431"], "{}", ex.response);
+        assert_eq!(ex.seen, ["GET /ok "]);
+        assert_eq!(ex.violation, None);
+        // Over max_headers: passed on, and hyper refuses it itself.
+        let headers = "X-H: v\r\n".repeat(LIMITS.max_headers);
+        let raw = format!("GET /many HTTP/1.1\r\nHost: x\r\n{headers}\r\n");
+        let ex = exchange(server, raw.as_bytes()).await;
+        assert_eq!(statuses(&ex.response), ["431"], "{}", ex.response);
+        assert!(ex.seen.is_empty());
+    }
+}
+
+#[tokio::test]
+async fn h2_prior_knowledge_passes() {
+    // The preface plus an empty SETTINGS frame: the auto server answers with
+    // its own SETTINGS frame (type 4) rather than an HTTP/1 response.
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server_task = tokio::spawn(async move {
+        let (stream, _) = listener.accept().await.unwrap();
+        let io = TokioIo::new(FramingGuard::new(stream, LIMITS));
+        let svc = service_fn(|_req: Request<hyper::body::Incoming>| async {
+            Ok::<_, Infallible>(Response::new(Full::new(Bytes::new())))
+        });
+        let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+            .serve_connection(io, svc)
+            .await;
+    });
+    let mut client = TcpStream::connect(addr).await.unwrap();
+    client
+        .write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00")
+        .await
+        .unwrap();
+    let mut frame_header = [0u8; 9];
+    timeout(
+        Duration::from_secs(10),
+        client.read_exact(&mut frame_header),
+    )
+    .await
+    .expect("server answered in time")
+    .unwrap();
+    assert_eq!(frame_header[3], 4, "SETTINGS frame: {frame_header:?}");
+    drop(client);
+    server_task.abort();
 }

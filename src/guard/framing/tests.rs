@@ -49,6 +49,7 @@ struct Outcome {
     error: Option<io::ErrorKind>,
     violation: Option<&'static str>,
     deferred: bool,
+    too_large: bool,
 }
 
 /// Reads everything through a guard with `read_size`-byte reads.
@@ -81,6 +82,7 @@ fn run(parts: Vec<Vec<u8>>, read_size: usize, limits: FramingLimits) -> Outcome 
         error,
         violation: guard.violation(),
         deferred: guard.is_deferred(),
+        too_large: guard.is_too_large(),
     }
 }
 
@@ -225,36 +227,64 @@ fn h2_preface_becomes_opaque() {
 }
 
 #[test]
-fn oversize_head_is_deferred() {
+fn oversize_heads() {
     let limits = FramingLimits {
         max_head_bytes: 64,
         max_headers: 3,
     };
-    // Too many bytes: passes unchanged, even with later junk.
+    let mut too_large_head = Vec::new();
+    push_too_large_head(&mut too_large_head, limits.max_headers);
+    assert_eq!(
+        too_large_head,
+        b"GET / HTTP/1.1\r\nx:\r\nx:\r\nx:\r\nx:\r\n\r\n".as_slice()
+    );
+    // Too many bytes: replaced by the 431 head, even if otherwise valid; an
+    // earlier request still gets through.
     let big = [
         b"GET / HTTP/1.1\r\nHost: a\r\nX: ".as_slice(),
         &[b'v'; 100],
-        b"\r\n\r\nGET / HTTP/1.1\nbad\n\n",
+        b"\r\n\r\n",
     ]
     .concat();
-    let o = run_all_splits(&big, limits);
-    assert!(o.deferred);
+    let short = b"GET / HTTP/1.1\r\nHost: a\r\n\r\n";
+    let o = run_all_splits(&[short.as_slice(), &big].concat(), limits);
+    assert!(o.too_large && !o.deferred);
     assert_eq!(o.violation, None);
-    assert_eq!(o.delivered, big);
-    // Too many headers.
-    let many = b"GET / HTTP/1.1\r\nHost: a\r\nA: 1\r\nB: 2\r\nC: 3\r\n\r\n";
-    let o = run_all_splits(many, limits);
-    assert!(o.deferred);
-    assert_eq!(o.delivered, many);
-    // Exactly at the limits is judged normally.
-    let at = b"GET / HTTP/1.1\r\nHost: a\r\nA: 1\r\nB: 2\r\n\r\n";
-    let o = run_all_splits(at, limits);
-    assert!(!o.deferred);
-    assert_eq!(o.delivered, at);
+    assert_eq!(o.delivered, [short.as_slice(), &too_large_head].concat());
+    // Smuggling material hidden past the byte limit never passes.
     let cl_te =
         b"GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n";
     let o = run_all_splits(cl_te, limits);
-    assert!(o.deferred, "over the byte limit");
+    assert!(o.too_large);
+    assert_eq!(o.delivered, too_large_head);
+    // Too many header lines: passes unchanged, even with later junk (hyper
+    // rejects the head exactly, and closes).
+    let many = b"GET / HTTP/1.1\r\nHost: a\r\nA: 1\r\nB: 2\r\nC: 3\r\n\r\nGET / HTTP/1.1\nbad\n\n";
+    let o = run_all_splits(many, limits);
+    assert!(o.deferred && !o.too_large);
+    assert_eq!(o.violation, None);
+    assert_eq!(o.delivered, many);
+    // Exactly at the limits is judged normally.
+    let at = b"GET / HTTP/1.1\r\nHost: a\r\nA: 1\r\nB: 23456789012345678901234567\r\n\r\n";
+    assert_eq!(at.len(), 64);
+    let o = run_all_splits(at, limits);
+    assert!(!o.deferred && !o.too_large);
+    assert_eq!(o.delivered, at);
+    // Long trailers are still judged (nothing is stored for them).
+    let trailers = [
+        b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nT: ".as_slice(),
+        &[b't'; 200],
+        b"\n\r\n",
+    ]
+    .concat();
+    let o = run_all_splits(
+        &trailers,
+        FramingLimits {
+            max_head_bytes: 80,
+            ..limits
+        },
+    );
+    assert_eq!(o.violation, Some("bare_lf"));
 }
 
 #[test]
