@@ -8,8 +8,7 @@ use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
-use http::uri::PathAndQuery;
-use http::{HeaderValue, Request, Response, StatusCode, header};
+use http::{HeaderValue, Request, Response, header};
 use hyper::body::Incoming;
 
 use crate::config::compile::{ListenerRuntime, RouteAction};
@@ -23,7 +22,7 @@ use crate::listener::client_ip::{PeerAddr, resolve_client_ip};
 use crate::observe::access_log::AccessRecord;
 use crate::policy::{Decision, PolicyInput};
 use crate::route::RequestView;
-use crate::upstream::forward::{self, UpstreamError};
+use crate::upstream::forward::{self, UpstreamError, UpstreamRequest};
 
 /// What the connection knows about itself, fixed for its lifetime.
 #[derive(Debug, Clone, Copy)]
@@ -138,17 +137,12 @@ pub async fn handle(
         RouteAction::Backend(backend) => Arc::clone(backend),
     };
 
-    let path_and_query = match upstream_target(&req, &path) {
-        Some(pq) => pq,
-        None => {
-            return reject(
-                record,
-                Rejection::BadRequest { reason: "bad_path" },
-                &request_id,
-            );
-        }
+    // Keep only a path normalisation changed; otherwise the received target
+    // is sent as it is (no allocation).
+    let normalized = match path {
+        Cow::Owned(p) => Some(p),
+        Cow::Borrowed(_) => None,
     };
-    drop(path);
     let upgrade = forwarding::is_upgrade(req.headers()) && req.version() <= http::Version::HTTP_11;
     let client_upgrade = upgrade.then(|| hyper::upgrade::on(&mut req));
 
@@ -156,6 +150,9 @@ pub async fn handle(
     let hash_key = backend.hash_key(client_ip, req.headers());
     let (mut parts, body) = req.into_parts();
     forwarding::strip_hop_by_hop(&mut parts.headers, upgrade);
+    // The body is re-framed upstream; the client's Expect is answered by
+    // this server when the body is first read.
+    parts.headers.remove(header::EXPECT);
     let hop = Hop {
         peer_ip: conn.peer.0.ip(),
         peer_trusted: conn.peer_trusted,
@@ -168,38 +165,36 @@ pub async fn handle(
         parts.headers.insert(header::HOST, host);
     }
 
-    let upstreamed = match forward::forward(
-        &backend,
-        parts,
-        RequestBody::Incoming(body),
-        path_and_query,
-        hash_key,
-    )
-    .await
-    {
-        Ok(u) => u,
-        Err(failed) => {
-            record.upstream = failed.endpoint;
-            let rejection = match failed.error {
-                UpstreamError::Timeout => Rejection::GatewayTimeout,
-                UpstreamError::ConnectFailed => Rejection::BadGateway {
-                    reason: "connect_failed",
-                },
-                UpstreamError::Protocol => Rejection::BadGateway {
-                    reason: "upstream_error",
-                },
-            };
-            return reject(record, rejection, &request_id);
-        }
+    let target = upstream_target(&parts.uri, normalized);
+    let request = UpstreamRequest {
+        method: &parts.method,
+        target: &target,
+        headers: &parts.headers,
     };
+    let upstreamed =
+        match forward::forward(&backend, request, RequestBody::Incoming(body), hash_key).await {
+            Ok(u) => u,
+            Err(failed) => {
+                record.upstream = failed.endpoint;
+                let rejection = match failed.error {
+                    UpstreamError::Timeout => Rejection::GatewayTimeout,
+                    UpstreamError::ConnectFailed => Rejection::BadGateway {
+                        reason: "connect_failed",
+                    },
+                    UpstreamError::Protocol => Rejection::BadGateway {
+                        reason: "upstream_error",
+                    },
+                };
+                return reject(record, rejection, &request_id);
+            }
+        };
     record.upstream = Some(upstreamed.endpoint);
     record.upstream_ms = Some(upstreamed.upstream_ms);
 
     let mut response = upstreamed.response;
-    if response.status() == StatusCode::SWITCHING_PROTOCOLS {
+    if let Some(upstream_conn) = upstreamed.upgraded {
         if let Some(client_upgrade) = client_upgrade {
-            let upstream_upgrade = hyper::upgrade::on(&mut response);
-            tunnel::spawn(client_upgrade, upstream_upgrade);
+            tunnel::spawn(client_upgrade, upstream_conn);
             let (parts, _) = response.into_parts();
             return finish(
                 record,
@@ -299,17 +294,17 @@ fn host_header(req: &Request<Incoming>) -> Option<HeaderValue> {
     HeaderValue::from_str(authority.as_str()).ok()
 }
 
-/// The request target for the endpoint: the normalised path plus the query.
-fn upstream_target(req: &Request<Incoming>, path: &str) -> Option<PathAndQuery> {
-    // Unchanged by normalisation: reuse the received target (no allocation).
-    if let Some(pq) = req.uri().path_and_query()
-        && pq.path() == path
-    {
-        return Some(pq.clone());
+/// The origin-form target for the endpoint: the normalised path (when
+/// normalisation changed it) plus the query.
+fn upstream_target(uri: &http::Uri, normalized: Option<String>) -> Cow<'_, str> {
+    match normalized {
+        None => Cow::Borrowed(uri.path_and_query().map_or("/", |pq| pq.as_str())),
+        Some(mut path) => {
+            if let Some(q) = uri.query() {
+                path.push('?');
+                path.push_str(q);
+            }
+            Cow::Owned(path)
+        }
     }
-    let target = match req.uri().query() {
-        Some(q) => format!("{path}?{q}"),
-        None => path.to_string(),
-    };
-    PathAndQuery::try_from(target).ok()
 }

@@ -4,19 +4,27 @@
 
 use hyper::upgrade::OnUpgrade;
 use hyper_util::rt::TokioIo;
+use tokio::io::AsyncWriteExt;
 
-/// Joins the client's and the upstream's upgraded connections in a task.
-pub fn spawn(client: OnUpgrade, upstream: OnUpgrade) {
+use crate::upstream::h1::conn::Connection;
+
+/// Joins the client's upgraded connection with the upstream connection that
+/// answered `101`, in a task of its own.
+pub fn spawn(client: OnUpgrade, upstream: Connection) {
     tokio::spawn(async move {
-        let (client, upstream) = match tokio::try_join!(client, upstream) {
-            Ok(pair) => pair,
+        let client = match client.await {
+            Ok(c) => c,
             Err(e) => {
                 tracing::debug!(error = %e, "upgrade did not complete");
                 return;
             }
         };
         let mut client = TokioIo::new(client);
-        let mut upstream = TokioIo::new(upstream);
+        let (mut upstream, leftover) = upstream.into_parts();
+        // Bytes the upstream sent right after its 101 belong to the client.
+        if !leftover.is_empty() && client.write_all(&leftover).await.is_err() {
+            return;
+        }
         if let Err(e) = tokio::io::copy_bidirectional(&mut client, &mut upstream).await {
             tracing::debug!(error = %e, "tunnel closed with an error");
         }

@@ -1,23 +1,26 @@
-//! Send one request to an endpoint of a backend: pick, connect (pooled),
-//! time out, account health, and retry once on a connect failure.
+//! Send one request to an endpoint of a backend: pick, reuse or open a
+//! connection, time out, account health, and retry once where it is safe.
 
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
-use http::uri::{PathAndQuery, Scheme};
-use http::{Method, Request, Response, Uri, Version};
-use hyper::body::Incoming;
+use http::{Method, Response};
 
 use crate::http::body::RequestBody;
 use crate::upstream::backend::Backend;
 use crate::upstream::balance::PickContext;
 use crate::upstream::clock;
+use crate::upstream::h1::body::{Release, UpstreamBody};
+use crate::upstream::h1::conn::Connection;
+use crate::upstream::h1::exchange::{self, ExchangeError, Outcome};
 
 /// A response head from an endpoint.
 #[derive(Debug)]
 pub struct Upstreamed {
-    pub response: Response<Incoming>,
+    pub response: Response<UpstreamBody>,
+    /// Set for `101 Switching Protocols`: the connection for the tunnel.
+    pub upgraded: Option<Connection>,
     pub endpoint: SocketAddr,
     pub upstream_ms: f64,
 }
@@ -39,16 +42,22 @@ pub struct Failed {
     pub endpoint: Option<SocketAddr>,
 }
 
-/// Forwards `parts` + `body` to `backend`. `path_and_query` is what the
-/// endpoint receives (the normalised path).
+/// The request as the upstream will receive it.
+#[derive(Debug)]
+pub struct UpstreamRequest<'a> {
+    pub method: &'a Method,
+    /// Origin-form target: the normalised path and the query.
+    pub target: &'a str,
+    pub headers: &'a http::HeaderMap,
+}
+
+/// Forwards the request to `backend`.
 pub async fn forward(
     backend: &Backend,
-    mut parts: http::request::Parts,
+    request: UpstreamRequest<'_>,
     body: RequestBody,
-    path_and_query: PathAndQuery,
     hash_key: Option<u64>,
 ) -> Result<Upstreamed, Failed> {
-    let now_ms = clock::now_ms();
     let first = backend
         .balancer
         .pick(
@@ -56,33 +65,24 @@ pub async fn forward(
             PickContext {
                 hash_key,
                 exclude: None,
-                now_ms,
+                now_ms: clock::now_ms(),
             },
         )
         .ok_or(Failed {
             error: UpstreamError::ConnectFailed,
             endpoint: None,
         })?;
+    // Only requests that can be replayed exactly move to another endpoint
+    // after a connect failure: idempotent, with no body.
+    let replayable = backend.spec.retry_on_connect_failure
+        && is_idempotent(request.method)
+        && http_body::Body::is_end_stream(&body);
 
-    parts.version = Version::HTTP_11;
-    // Only requests that can be replayed exactly are retried: idempotent,
-    // with no body. Their head is kept for the second attempt.
-    let replay = (backend.spec.retry_on_connect_failure
-        && is_idempotent(&parts.method)
-        && http_body::Body::is_end_stream(&body))
-    .then(|| (parts.method.clone(), parts.headers.clone()));
-
-    match attempt(backend, first, parts, body, &path_and_query).await {
+    match attempt(backend, first, &request, body).await {
         Err(Failed {
             error: UpstreamError::ConnectFailed,
-            ..
-        }) if replay.is_some() => {
-            let Some((method, headers)) = replay else {
-                return Err(Failed {
-                    error: UpstreamError::ConnectFailed,
-                    endpoint: None,
-                });
-            };
+            endpoint,
+        }) if replayable => {
             let second = backend.balancer.pick(
                 &backend.endpoints,
                 PickContext {
@@ -91,17 +91,13 @@ pub async fn forward(
                     now_ms: clock::now_ms(),
                 },
             );
-            let Some(second) = second else {
-                return Err(Failed {
+            match second {
+                Some(second) => attempt(backend, second, &request, RequestBody::Empty).await,
+                None => Err(Failed {
                     error: UpstreamError::ConnectFailed,
-                    endpoint: Some(backend.endpoints[first].address),
-                });
-            };
-            let mut retry = Request::new(RequestBody::Empty);
-            *retry.method_mut() = method;
-            *retry.headers_mut() = headers;
-            let (parts, body) = retry.into_parts();
-            attempt(backend, second, parts, body, &path_and_query).await
+                    endpoint,
+                }),
+            }
         }
         other => other,
     }
@@ -110,53 +106,78 @@ pub async fn forward(
 async fn attempt(
     backend: &Backend,
     index: usize,
-    mut parts: http::request::Parts,
+    request: &UpstreamRequest<'_>,
     body: RequestBody,
-    path_and_query: &PathAndQuery,
 ) -> Result<Upstreamed, Failed> {
     let endpoint = &backend.endpoints[index];
-    let mut uri = http::uri::Parts::default();
-    uri.scheme = Some(Scheme::HTTP);
-    uri.authority = Some(backend.authorities[index].clone());
-    uri.path_and_query = Some(path_and_query.clone());
-    parts.uri = Uri::from_parts(uri).map_err(|_| Failed {
-        error: UpstreamError::Protocol,
+    let fail = |error| Failed {
+        error,
         endpoint: Some(endpoint.address),
-    })?;
-    parts.version = Version::HTTP_11;
-    let request = Request::from_parts(parts, body);
+    };
+    let release = Release {
+        pool: backend.pool.clone(),
+        endpoint: index,
+    };
+    let timeouts = &backend.spec.timeouts;
 
     endpoint.in_flight.fetch_add(1, Ordering::Relaxed);
     let started = Instant::now();
-    let result = tokio::time::timeout(
-        backend.spec.timeouts.request,
-        backend.client.request(request),
-    )
+    let result = tokio::time::timeout(timeouts.request, async {
+        let mut body = body;
+        // A pooled connection may have been closed by the upstream while idle;
+        // such a failure (before any response byte, body untouched) is retried
+        // once on a fresh connection and is no mark against the endpoint.
+        let mut conn = backend.pool.checkout(index);
+        loop {
+            let fresh = conn.is_none();
+            let c = match conn.take() {
+                Some(c) => c,
+                None => match Connection::connect(endpoint.address, timeouts.connect).await {
+                    Ok(c) => c,
+                    Err(_) => return Err(UpstreamError::ConnectFailed),
+                },
+            };
+            match exchange::exchange(c, request.method, request.target, request.headers, body, release.clone()).await {
+                Ok(outcome) => return Ok(outcome),
+                Err(failure) => match (failure.error, failure.body) {
+                    (ExchangeError::Stale, Some(returned)) if !fresh => body = returned,
+                    (ExchangeError::Stale, _) => return Err(UpstreamError::Protocol),
+                    (ExchangeError::Protocol(reason), _) => {
+                        tracing::debug!(backend = %backend.name, endpoint = %endpoint.address, %reason, "upstream exchange failed");
+                        return Err(UpstreamError::Protocol);
+                    }
+                },
+            }
+        }
+    })
     .await;
     endpoint.in_flight.fetch_sub(1, Ordering::Relaxed);
     let upstream_ms = started.elapsed().as_secs_f64() * 1000.0;
 
     let error = match result {
-        Ok(Ok(response)) => {
-            let status = response.status().as_u16();
-            if matches!(status, 502..=504) {
+        Ok(Ok(outcome)) => {
+            let (head, body, upgraded) = match outcome {
+                Outcome::Response(head, body) => (head, body, None),
+                Outcome::Upgraded(head, conn) => (head, UpstreamBody::empty(), Some(conn)),
+            };
+            if matches!(head.status.as_u16(), 502..=504) {
                 endpoint
                     .health
                     .record_failure(clock::now_ms(), &backend.health);
             } else {
                 endpoint.health.record_success();
             }
+            let mut response = Response::new(body);
+            *response.status_mut() = head.status;
+            *response.headers_mut() = head.headers;
             return Ok(Upstreamed {
                 response,
+                upgraded,
                 endpoint: endpoint.address,
                 upstream_ms,
             });
         }
-        Ok(Err(e)) if e.is_connect() => UpstreamError::ConnectFailed,
-        Ok(Err(e)) => {
-            tracing::debug!(backend = %backend.name, endpoint = %endpoint.address, error = ?e, "upstream exchange failed");
-            UpstreamError::Protocol
-        }
+        Ok(Err(error)) => error,
         Err(_) => UpstreamError::Timeout,
     };
     if endpoint
@@ -165,10 +186,7 @@ async fn attempt(
     {
         tracing::warn!(backend = %backend.name, endpoint = %endpoint.address, "endpoint ejected after consecutive failures");
     }
-    Err(Failed {
-        error,
-        endpoint: Some(endpoint.address),
-    })
+    Err(fail(error))
 }
 
 fn is_idempotent(method: &Method) -> bool {

@@ -4,4 +4,5 @@ pub mod balance;
 pub mod clock;
 pub mod endpoint;
 pub mod forward;
+pub mod h1;
 pub mod health;
