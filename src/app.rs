@@ -31,7 +31,6 @@ pub enum ConfigSource {
 pub async fn run(source: ConfigSource, config: GatewayConfig) -> Result<(), String> {
     let access_log = AccessLog::stdout();
     let snapshot = compile::compile(config, None, &access_log).map_err(join_errors)?;
-    let grace = snapshot.config.server.shutdown_grace;
 
     let readiness = Readiness::default();
     let admin_addr = snapshot.config.admin.address.clone();
@@ -84,6 +83,8 @@ pub async fn run(source: ConfigSource, config: GatewayConfig) -> Result<(), Stri
         }
     }
 
+    // The grace period of the running config (a reload may have changed it).
+    let grace = gateway.snapshot.config.server.shutdown_grace;
     tracing::info!(grace = ?grace, "draining");
     readiness.set(false);
     for listener in gateway.listeners.values() {

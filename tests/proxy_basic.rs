@@ -202,3 +202,20 @@ routes:
     assert!(statuses.contains(&502), "{statuses:?}");
     assert!(statuses.contains(&200), "{statuses:?}");
 }
+
+#[tokio::test]
+async fn framing_refusals_are_logged() {
+    let up = Upstream::start("u").await;
+    let gw = Gateway::start(&config(&up.addr.to_string(), ""));
+    let reply = raw(
+        gw.addr("web"),
+        b"POST /app HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+    )
+    .await;
+    assert!(reply.starts_with("HTTP/1.1 400"), "{reply}");
+    assert_eq!(up.count(), 0);
+    let lines = gw.wait_access_lines(1);
+    let v: serde_json::Value = serde_json::from_str(&lines[0]).unwrap();
+    assert_eq!(v["status"], 400);
+    assert_eq!(v["reason"], "cl_and_te");
+}

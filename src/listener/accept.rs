@@ -120,6 +120,16 @@ async fn handle_connection(
         max_head_bytes: runtime.spec.http.max_head_bytes,
         max_headers: runtime.spec.http.max_headers,
     };
+    let log = runtime.access_log.clone();
+    let listener = Arc::clone(&runtime.name);
     drop(runtime);
-    server::serve(FramingGuard::new(stream, limits), state, conn, drain).await;
+    let guard = FramingGuard::new(stream, limits);
+    let violation = guard.violation_handle();
+    server::serve(guard, state, conn, drain).await;
+    // Requests refused on their raw bytes never reached the pipeline; log
+    // them here so every refusal leaves a record.
+    if let Some(v) = violation.get() {
+        tracing::debug!(listener = %listener, peer = %peer, reason = v.as_str(), "request refused: malformed framing");
+        log.refusal(&listener, PeerAddr(peer), 400, v.as_str());
+    }
 }

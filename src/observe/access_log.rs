@@ -75,6 +75,25 @@ impl AccessLog {
         self.inner.written.load(Ordering::Relaxed)
     }
 
+    /// Records a request refused before it could be parsed (malformed
+    /// framing): there is no method, host or path to log.
+    pub fn refusal(&self, listener: &str, peer: PeerAddr, status: u16, reason: &'static str) {
+        if !self.is_enabled() {
+            return;
+        }
+        let line = serde_json::json!({
+            "time": humantime::format_rfc3339_micros(SystemTime::now()).to_string(),
+            "listener": listener,
+            "client_ip": peer.0.ip().to_string(),
+            "peer": peer.0.to_string(),
+            "status": status,
+            "reason": reason,
+        });
+        let mut buf = line.to_string().into_bytes();
+        buf.push(b'\n');
+        self.submit(buf);
+    }
+
     fn submit(&self, line: Vec<u8>) {
         let Some(tx) = &self.inner.tx else { return };
         match tx.try_send(line) {

@@ -45,27 +45,21 @@ impl Pool {
             return;
         };
         conn.reused = true;
-        if let Ok(mut idle) = slot.lock()
-            && idle.len() < self.max_idle
-        {
-            idle.push((conn, clock::now_ms()));
-        }
-    }
-
-    /// Drops connections idle for longer than the idle timeout.
-    pub fn evict_expired(&self) {
         let now = clock::now_ms();
-        for slot in &self.slots {
-            let expired: Vec<(Connection, u64)> = match slot.lock() {
-                Ok(mut idle) => {
-                    let keep_from = idle
-                        .partition_point(|(_, since)| now.saturating_sub(*since) > self.idle_ms);
-                    idle.drain(..keep_from).collect()
-                }
-                Err(_) => continue,
-            };
-            drop(expired);
+        let mut expired = Vec::new();
+        if let Ok(mut idle) = slot.lock() {
+            // The oldest entries sit at the front; drop those past the idle
+            // timeout so a quiet endpoint does not keep stale sockets open.
+            let stale =
+                idle.partition_point(|(_, since)| now.saturating_sub(*since) > self.idle_ms);
+            if stale > 0 {
+                expired.extend(idle.drain(..stale));
+            }
+            if idle.len() < self.max_idle {
+                idle.push((conn, now));
+            }
         }
+        drop(expired);
     }
 
     pub fn idle_count(&self, endpoint: usize) -> usize {
