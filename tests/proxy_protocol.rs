@@ -179,6 +179,10 @@ async fn required_without_header_is_closed_optional_is_served() {
         exchange("127.0.0.1", gw.addr("opt"), &with_request(&bad)).await,
         ""
     );
+    // A trusted peer that sends nothing is closed at the head timeout.
+    let started = std::time::Instant::now();
+    assert_eq!(exchange("127.0.0.1", gw.addr("quiet"), b"").await, "");
+    assert!(started.elapsed() >= std::time::Duration::from_millis(150));
     assert_eq!(up.count(), 0);
 
     let out = exchange("127.0.0.1", gw.addr("opt"), REQUEST).await;
