@@ -85,10 +85,17 @@ fn run(config: Option<PathBuf>, log_format: &str, workers: Option<usize>) -> Exi
             return ExitCode::FAILURE;
         }
     };
-    let mut builder = tokio::runtime::Builder::new_multi_thread();
-    if let Some(n) = workers {
-        builder.worker_threads(n.max(1));
-    }
+    // One worker runs on a current-thread runtime: no work-stealing
+    // machinery on the request path (the nginx-style single worker).
+    let mut builder = match workers {
+        Some(1) => tokio::runtime::Builder::new_current_thread(),
+        Some(n) => {
+            let mut b = tokio::runtime::Builder::new_multi_thread();
+            b.worker_threads(n.max(1));
+            b
+        }
+        None => tokio::runtime::Builder::new_multi_thread(),
+    };
     let runtime = match builder.enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {

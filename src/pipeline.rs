@@ -39,6 +39,9 @@ pub async fn handle(
     mut req: Request<Incoming>,
 ) -> Response<ResponseBody> {
     let request_id = request_id(req.headers());
+    // With the access log off, the record still carries what the response
+    // needs but skips the copies only the log line would use.
+    let logging = listener.access_log.is_enabled();
     let mut record = AccessRecord {
         log: listener.access_log.clone(),
         time: SystemTime::now(),
@@ -87,11 +90,15 @@ pub async fn handle(
             &request_id,
         );
     };
-    record.host.push_str(&host);
+    if logging {
+        record.host.push_str(&host);
+    }
     let path = match normalize_path(req.uri().path(), listener.spec.http.encoded_slash) {
         Ok(p) => p,
         Err(e) => {
-            record.path.push_str(req.uri().path());
+            if logging {
+                record.path.push_str(req.uri().path());
+            }
             let reason = match e {
                 PathError::EncodedSlash => "encoded_slash",
                 _ => "bad_path",
@@ -99,7 +106,9 @@ pub async fn handle(
             return reject(record, Rejection::BadRequest { reason }, &request_id);
         }
     };
-    record.path.push_str(&path);
+    if logging {
+        record.path.push_str(&path);
+    }
 
     // 4. Route.
     let view = RequestView {

@@ -103,11 +103,11 @@ pub struct Hop<'a> {
 /// from a trusted proxy `X-Forwarded-For` is appended to and its
 /// `X-Forwarded-Proto`/`-Host`/`Forwarded` are kept.
 pub fn set_forwarding_headers(headers: &mut HeaderMap, hop: Hop<'_>, request_id: &HeaderValue) {
+    let client = ip_value(hop.client_ip.addr());
     if hop.peer_trusted {
-        let peer = hop.peer_ip.to_string();
         let joined = match joined_values(headers, &X_FORWARDED_FOR) {
-            Some(prior) => format!("{prior}, {peer}"),
-            None => peer,
+            Some(prior) => format!("{prior}, {}", hop.peer_ip),
+            None => hop.peer_ip.to_string(),
         };
         if let Ok(value) = HeaderValue::from_str(&joined) {
             headers.insert(X_FORWARDED_FOR.clone(), value);
@@ -127,9 +127,13 @@ pub fn set_forwarding_headers(headers: &mut HeaderMap, hop: Hop<'_>, request_id:
         for name in &FORWARDING {
             headers.remove(name);
         }
-        if let Ok(value) = HeaderValue::from_str(&hop.peer_ip.to_string()) {
-            headers.insert(X_FORWARDED_FOR.clone(), value);
-        }
+        // From an untrusted peer the client is the peer: one value, shared.
+        let peer = if hop.peer_ip == hop.client_ip.addr() {
+            client.clone()
+        } else {
+            ip_value(hop.peer_ip)
+        };
+        headers.insert(X_FORWARDED_FOR.clone(), peer);
         headers.insert(
             X_FORWARDED_PROTO.clone(),
             HeaderValue::from_static(hop.proto),
@@ -138,10 +142,20 @@ pub fn set_forwarding_headers(headers: &mut HeaderMap, hop: Hop<'_>, request_id:
             headers.insert(X_FORWARDED_HOST.clone(), host.clone());
         }
     }
-    if let Ok(value) = HeaderValue::from_str(&hop.client_ip.to_string()) {
-        headers.insert(X_REAL_IP.clone(), value);
-    }
+    headers.insert(X_REAL_IP.clone(), client);
     headers.insert(X_REQUEST_ID.clone(), request_id.clone());
+}
+
+/// An IP address as a header value, formatted on the stack.
+fn ip_value(ip: IpAddr) -> HeaderValue {
+    use std::io::Write;
+    let mut buf = [0u8; 64];
+    let mut cursor = std::io::Cursor::new(&mut buf[..]);
+    let len = match write!(cursor, "{ip}") {
+        Ok(()) => cursor.position() as usize,
+        Err(_) => 0,
+    };
+    HeaderValue::from_bytes(&buf[..len]).unwrap_or_else(|_| HeaderValue::from_static("unknown"))
 }
 
 /// All lines of a header joined with ", " (None when absent or not text).
