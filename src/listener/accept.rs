@@ -119,7 +119,14 @@ async fn handle_connection(
     let limits = FramingLimits {
         max_head_bytes: runtime.spec.http.max_head_bytes,
         max_headers: runtime.spec.http.max_headers,
+        head_timeout: runtime.spec.http.head_timeout,
     };
+    let listener = Arc::clone(&runtime.name);
     drop(runtime);
-    server::serve(FramingGuard::new(stream, limits), state, conn, drain).await;
+    let guard = FramingGuard::new(stream, limits);
+    let verdict = guard.violation_handle();
+    server::serve(guard, state, conn, drain).await;
+    if let Some(reason) = verdict.get() {
+        tracing::info!(listener = %listener, peer = %tcp_peer, reason = reason.as_str(), "connection refused");
+    }
 }
