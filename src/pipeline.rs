@@ -37,6 +37,27 @@ pub struct ConnectionInfo {
 pub async fn handle(
     listener: Arc<ListenerRuntime>,
     conn: &ConnectionInfo,
+    req: Request<Incoming>,
+) -> Response<ResponseBody> {
+    // An HTTP/1 request that asks to switch protocols (any `Upgrade`, or
+    // CONNECT) makes the framing guard stop judging the bytes after it, as
+    // they may belong to a tunnel. If no tunnel opens (whatever the answer:
+    // policy, route, upstream refusal), the connection must end here, or
+    // requests after it would reach hyper unjudged.
+    let asks_upgrade = req.version() <= http::Version::HTTP_11
+        && (req.headers().contains_key(header::UPGRADE) || req.method() == http::Method::CONNECT);
+    let mut response = handle_request(listener, conn, req).await;
+    if asks_upgrade && response.status() != StatusCode::SWITCHING_PROTOCOLS {
+        response
+            .headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    response
+}
+
+async fn handle_request(
+    listener: Arc<ListenerRuntime>,
+    conn: &ConnectionInfo,
     mut req: Request<Incoming>,
 ) -> Response<ResponseBody> {
     let request_id = request_id(req.headers());
@@ -196,6 +217,21 @@ pub async fn handle(
     record.upstream_ms = Some(upstreamed.upstream_ms);
 
     let mut response = upstreamed.response;
+    // Both framings (RFC 9112 §6.3: chunked wins, and the message "ought to
+    // be handled as an error"): relaying the Content-Length with the
+    // re-chunked body would desynchronise the client. Response splitting
+    // material; refused.
+    if response.headers().contains_key(header::TRANSFER_ENCODING)
+        && response.headers().contains_key(header::CONTENT_LENGTH)
+    {
+        return reject(
+            record,
+            Rejection::BadGateway {
+                reason: "upstream_error",
+            },
+            &request_id,
+        );
+    }
     if response.status() == StatusCode::SWITCHING_PROTOCOLS {
         if let Some(client_upgrade) = client_upgrade {
             let upstream_upgrade = hyper::upgrade::on(&mut response);
@@ -217,13 +253,6 @@ pub async fn handle(
         );
     }
     forwarding::strip_hop_by_hop(response.headers_mut(), false);
-    if upgrade {
-        // A refused upgrade ends the connection: the client may already be
-        // sending bytes of the other protocol.
-        response
-            .headers_mut()
-            .insert(header::CONNECTION, HeaderValue::from_static("close"));
-    }
     let (parts, body) = response.into_parts();
     finish(
         record,
@@ -261,6 +290,9 @@ fn finish(
 /// or the Host header; lower-case, without port. `None` when malformed.
 fn request_host(req: &Request<Incoming>) -> Option<Cow<'_, str>> {
     let raw = match req.uri().authority() {
+        // Userinfo is deprecated and a classic confusion trick (RFC 9110
+        // §4.2.4: treat it as an error).
+        Some(authority) if authority.as_str().contains('@') => return None,
         Some(authority) => authority.host(),
         None => match req.headers().get(header::HOST) {
             Some(value) => {
@@ -290,13 +322,14 @@ fn request_host(req: &Request<Incoming>) -> Option<Cow<'_, str>> {
     }
 }
 
-/// The Host value to send upstream (HTTP/2 clients send `:authority` only).
+/// The Host value to send upstream: the target's authority when it has one
+/// (absolute-form, where RFC 9112 §3.2.2 has a proxy ignore `Host`, and
+/// HTTP/2's `:authority`), as routing used it; else the `Host` header.
 fn host_header(req: &Request<Incoming>) -> Option<HeaderValue> {
-    if let Some(host) = req.headers().get(header::HOST) {
-        return Some(host.clone());
+    if let Some(authority) = req.uri().authority() {
+        return HeaderValue::from_str(authority.as_str()).ok();
     }
-    let authority = req.uri().authority()?;
-    HeaderValue::from_str(authority.as_str()).ok()
+    req.headers().get(header::HOST).cloned()
 }
 
 /// The request target for the endpoint: the normalised path plus the query.
