@@ -37,6 +37,7 @@
 //!   the guard drops it and hands hyper a head with `max_headers + 1` header
 //!   lines, which hyper answers with 431, then EOF.
 
+mod deadline;
 mod validator;
 mod violation;
 
@@ -47,7 +48,6 @@ mod e2e_tests;
 #[cfg(test)]
 mod tests;
 
-use std::future::Future;
 use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -73,11 +73,6 @@ pub struct FramingLimits {
 /// header leniency options; the rest makes it a complete head so hyper does not
 /// wait for more.
 const REJECT_HEAD: &[u8] = b"\0 / HTTP/1.1\r\n\r\n";
-
-/// Written when the first head misses its deadline (hyper has written
-/// nothing yet, so the response cannot interleave with one of its own).
-const TIMEOUT_RESPONSE: &[u8] =
-    b"HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Length: 0\r\n\r\n";
 
 /// Replaces the rest of the stream after a head over `max_head_bytes`: a
 /// request with one header line more than hyper accepts (`max_headers`,
@@ -277,51 +272,6 @@ impl<IO> FramingGuard<IO> {
         }
         buf.set_filled(base + w);
     }
-
-    /// Whether the head deadline has passed; if not, the task is woken when
-    /// it does.
-    fn head_deadline_passed(&mut self, cx: &mut Context<'_>) -> bool {
-        let Some(at) = self.head_deadline else {
-            return false;
-        };
-        let timer = self
-            .timer
-            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(at)));
-        if timer.deadline() != at {
-            timer.as_mut().reset(at);
-        }
-        timer.as_mut().poll(cx).is_ready()
-    }
-}
-
-impl<IO: AsyncWrite + Unpin> FramingGuard<IO> {
-    /// Ends the connection for a late head: a best-effort 408 when nothing
-    /// was written yet (a partial or refused write is not retried; the
-    /// connection closes either way), then a TimedOut error for hyper.
-    fn time_out(&mut self, cx: &mut Context<'_>) -> io::Error {
-        self.handle.set(Violation::HeadTimeout);
-        self.head_deadline = None;
-        self.end = End::TimedOut;
-        if !self.wrote {
-            self.wrote = true;
-            let mut sent = 0;
-            while sent < TIMEOUT_RESPONSE.len() {
-                match Pin::new(&mut self.io).poll_write(cx, &TIMEOUT_RESPONSE[sent..]) {
-                    Poll::Ready(Ok(n)) if n > 0 => sent += n,
-                    _ => break,
-                }
-            }
-            let _ = Pin::new(&mut self.io).poll_flush(cx);
-        }
-        timed_out()
-    }
-}
-
-fn timed_out() -> io::Error {
-    io::Error::new(
-        io::ErrorKind::TimedOut,
-        "request head not complete within head_timeout",
-    )
 }
 
 impl<IO: AsyncRead + AsyncWrite + Unpin> AsyncRead for FramingGuard<IO> {
@@ -352,7 +302,7 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> AsyncRead for FramingGuard<IO> {
                         format!("request framing violation: {reason}"),
                     )));
                 }
-                End::TimedOut => return Poll::Ready(Err(timed_out())),
+                End::TimedOut => return Poll::Ready(Err(deadline::timed_out())),
             }
             if buf.remaining() == 0 {
                 return Poll::Ready(Ok(()));

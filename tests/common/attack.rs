@@ -8,13 +8,18 @@ use super::*;
 /// and one for `/admin` that deny every loopback client (the test clients),
 /// and a catch-all; all go to `upstream`. `http_extra` adds keys under the listener's `http:`.
 pub fn config(upstream: SocketAddr, http_extra: &str) -> String {
+    let head_timeout = if http_extra.contains("head_timeout") {
+        ""
+    } else {
+        ", head_timeout: 5s"
+    };
     format!(
         r#"
 admin: {{ address: 127.0.0.1:0 }}
 listeners:
   - name: web
     address: 127.0.0.1:0
-    http: {{ max_head_bytes: 8192, max_headers: 32, head_timeout: 5s{http_extra} }}
+    http: {{ max_head_bytes: 8192, max_headers: 32{head_timeout}{http_extra} }}
 policies:
   - name: no-loopback
     ip_filter: {{ deny: [127.0.0.0/8] }}
