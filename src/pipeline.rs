@@ -8,7 +8,7 @@ use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
-use http::{HeaderValue, Request, Response, header};
+use http::{HeaderValue, Request, Response, StatusCode, header};
 use hyper::body::Incoming;
 
 use crate::config::compile::{ListenerRuntime, RouteAction};
@@ -34,6 +34,27 @@ pub struct ConnectionInfo {
 
 /// Handles one request on `listener` (the snapshot loaded for this request).
 pub async fn handle(
+    listener: Arc<ListenerRuntime>,
+    conn: &ConnectionInfo,
+    req: Request<Incoming>,
+) -> Response<ResponseBody> {
+    // An HTTP/1 request that asks to switch protocols (any `Upgrade`, or
+    // CONNECT) makes the framing guard stop judging the bytes after it, as
+    // they may belong to a tunnel. If no tunnel opens (whatever the answer:
+    // policy, route, upstream refusal), the connection must end here, or
+    // requests after it would reach hyper unjudged.
+    let asks_upgrade = req.version() <= http::Version::HTTP_11
+        && (req.headers().contains_key(header::UPGRADE) || req.method() == http::Method::CONNECT);
+    let mut response = handle_request(listener, conn, req).await;
+    if asks_upgrade && response.status() != StatusCode::SWITCHING_PROTOCOLS {
+        response
+            .headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    response
+}
+
+async fn handle_request(
     listener: Arc<ListenerRuntime>,
     conn: &ConnectionInfo,
     mut req: Request<Incoming>,
@@ -221,13 +242,6 @@ pub async fn handle(
         );
     }
     forwarding::strip_hop_by_hop(response.headers_mut(), false);
-    if upgrade {
-        // A refused upgrade ends the connection: the client may already be
-        // sending bytes of the other protocol.
-        response
-            .headers_mut()
-            .insert(header::CONNECTION, HeaderValue::from_static("close"));
-    }
     let (parts, body) = response.into_parts();
     finish(
         record,
@@ -265,6 +279,9 @@ fn finish(
 /// or the Host header; lower-case, without port. `None` when malformed.
 fn request_host(req: &Request<Incoming>) -> Option<Cow<'_, str>> {
     let raw = match req.uri().authority() {
+        // Userinfo is deprecated and a classic confusion trick (RFC 9110
+        // §4.2.4: treat it as an error).
+        Some(authority) if authority.as_str().contains('@') => return None,
         Some(authority) => authority.host(),
         None => match req.headers().get(header::HOST) {
             Some(value) => {
@@ -294,13 +311,14 @@ fn request_host(req: &Request<Incoming>) -> Option<Cow<'_, str>> {
     }
 }
 
-/// The Host value to send upstream (HTTP/2 clients send `:authority` only).
+/// The Host value to send upstream: the target's authority when it has one
+/// (absolute-form, where RFC 9112 §3.2.2 has a proxy ignore `Host`, and
+/// HTTP/2's `:authority`), as routing used it; else the `Host` header.
 fn host_header(req: &Request<Incoming>) -> Option<HeaderValue> {
-    if let Some(host) = req.headers().get(header::HOST) {
-        return Some(host.clone());
+    if let Some(authority) = req.uri().authority() {
+        return HeaderValue::from_str(authority.as_str()).ok();
     }
-    let authority = req.uri().authority()?;
-    HeaderValue::from_str(authority.as_str()).ok()
+    req.headers().get(header::HOST).cloned()
 }
 
 /// The origin-form target for the endpoint: the normalised path (when

@@ -16,6 +16,7 @@ fuzz_target!(|data: &[u8]| {
     let limits = FramingLimits {
         max_head_bytes: 16 + usize::from(knobs & 0x7f) * 8,
         max_headers: usize::from(knobs >> 4),
+        head_timeout: std::time::Duration::from_secs(10),
     };
 
     // Whole input at once.

@@ -16,6 +16,17 @@
 //! `io::ErrorKind::InvalidData`: the body errors, the request is aborted and
 //! hyper closes the connection.
 //!
+//! Head deadline (`head_timeout`, the slowloris defence): from connection
+//! start until the first head is complete, and from the first byte of each
+//! later head until it is complete, a timer runs; if it fires first, the
+//! connection ends (reason `head_timeout`): a `408 Request Timeout` is written
+//! when nothing was written on the connection yet, and the read fails with
+//! `io::ErrorKind::TimedOut`, so hyper closes it. hyper's own
+//! `header_read_timeout` cannot cover the first head (hyper-util's auto
+//! builder reads the protocol preface before hyper starts its timer, and the
+//! guard holds the head back), and the idle time between keep-alive requests
+//! is left to it. Bodies are not covered.
+//!
 //! Limits (not framing violations; both end in hyper's own 431):
 //! - more than `max_headers` header lines: the head is not judged
 //!   ("deferred") and passes unchanged from there on; hyper, configured with
@@ -26,8 +37,12 @@
 //!   the guard drops it and hands hyper a head with `max_headers + 1` header
 //!   lines, which hyper answers with 431, then EOF.
 
+mod deadline;
 mod validator;
+mod violation;
 
+#[cfg(test)]
+mod deadline_tests;
 #[cfg(test)]
 mod e2e_tests;
 #[cfg(test)]
@@ -35,100 +50,22 @@ mod tests;
 
 use std::io;
 use std::pin::Pin;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU8, Ordering};
-use std::task::{Context, Poll, ready};
+use std::task::{Context, Poll};
+use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::time::{Instant, Sleep};
 
 pub use validator::{FramingValidator, Step};
+pub use violation::{Violation, ViolationHandle};
 
 /// Limits the framing guard enforces.
 #[derive(Debug, Clone, Copy)]
 pub struct FramingLimits {
     pub max_head_bytes: usize,
     pub max_headers: usize,
-}
-
-/// Why a connection's framing was rejected.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[repr(u8)]
-pub enum Violation {
-    BareLf = 1,
-    BareCr,
-    ClAndTe,
-    BadTransferEncoding,
-    DuplicateContentLength,
-    BadContentLength,
-    BadChunk,
-    ObsFold,
-    InvalidHeaderByte,
-    SpaceBeforeColon,
-    DuplicateHost,
-    MissingHost,
-    BadRequestLine,
-}
-
-impl Violation {
-    const ALL: [Violation; 13] = [
-        Violation::BareLf,
-        Violation::BareCr,
-        Violation::ClAndTe,
-        Violation::BadTransferEncoding,
-        Violation::DuplicateContentLength,
-        Violation::BadContentLength,
-        Violation::BadChunk,
-        Violation::ObsFold,
-        Violation::InvalidHeaderByte,
-        Violation::SpaceBeforeColon,
-        Violation::DuplicateHost,
-        Violation::MissingHost,
-        Violation::BadRequestLine,
-    ];
-
-    /// Stable reason code for logs and metrics.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Violation::BareLf => "bare_lf",
-            Violation::BareCr => "bare_cr",
-            Violation::ClAndTe => "cl_and_te",
-            Violation::BadTransferEncoding => "bad_transfer_encoding",
-            Violation::DuplicateContentLength => "duplicate_content_length",
-            Violation::BadContentLength => "bad_content_length",
-            Violation::BadChunk => "bad_chunk",
-            Violation::ObsFold => "obs_fold",
-            Violation::InvalidHeaderByte => "invalid_header_byte",
-            Violation::SpaceBeforeColon => "space_before_colon",
-            Violation::DuplicateHost => "duplicate_host",
-            Violation::MissingHost => "missing_host",
-            Violation::BadRequestLine => "bad_request_line",
-        }
-    }
-
-    fn from_code(code: u8) -> Option<Violation> {
-        Violation::ALL.into_iter().find(|v| *v as u8 == code)
-    }
-}
-
-impl std::fmt::Display for Violation {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// A cloneable view of a guard's verdict that outlives the guard (hyper owns
-/// and drops the guard; the connection task keeps this to log the reason).
-#[derive(Debug, Clone, Default)]
-pub struct ViolationHandle(Arc<AtomicU8>);
-
-impl ViolationHandle {
-    pub fn get(&self) -> Option<Violation> {
-        Violation::from_code(self.0.load(Ordering::Relaxed))
-    }
-
-    fn set(&self, v: Violation) {
-        self.0.store(v as u8, Ordering::Relaxed);
-    }
+    /// Deadline for a complete request head (see the module docs).
+    pub head_timeout: Duration,
 }
 
 /// Replaces the rest of the stream after a violation between requests. The NUL
@@ -158,6 +95,8 @@ enum End {
     Closed,
     /// InvalidData error once `out` is drained.
     Failed,
+    /// The head deadline passed: TimedOut error.
+    TimedOut,
 }
 
 /// A connection wrapper that enforces strict HTTP/1.1 framing on what is read;
@@ -177,6 +116,15 @@ pub struct FramingGuard<IO> {
     end: End,
     handle: ViolationHandle,
     max_headers: usize,
+    head_timeout: Duration,
+    /// When the head being awaited must be complete; `None` while no head is
+    /// awaited (bodies, keep-alive idle time, opaque streams).
+    head_deadline: Option<Instant>,
+    /// The timer for `head_deadline`: allocated the first time a read has to
+    /// wait for a head, then reset, never re-allocated.
+    timer: Option<Pin<Box<Sleep>>>,
+    /// Whether anything was written to the client yet.
+    wrote: bool,
 }
 
 impl<IO> FramingGuard<IO> {
@@ -191,6 +139,11 @@ impl<IO> FramingGuard<IO> {
             end: End::Open,
             handle: ViolationHandle::default(),
             max_headers: limits.max_headers,
+            head_timeout: limits.head_timeout,
+            // The first head is awaited from connection start.
+            head_deadline: Instant::now().checked_add(limits.head_timeout),
+            timer: None,
+            wrote: false,
         }
     }
 
@@ -251,6 +204,7 @@ impl<IO> FramingGuard<IO> {
                 }
                 Step::Hold(k) => pos += k,
                 Step::Release(k) => {
+                    self.head_deadline = None;
                     let end = pos + k;
                     let held = self.validator.held().len();
                     match end.checked_sub(held) {
@@ -312,11 +266,15 @@ impl<IO> FramingGuard<IO> {
                 .extend_from_slice(&buf.filled()[base + resume..base + n]);
             self.carry_pos = 0;
         }
+        // The first byte of a later head starts its deadline.
+        if self.head_deadline.is_none() && self.validator.is_holding() {
+            self.head_deadline = Instant::now().checked_add(self.head_timeout);
+        }
         buf.set_filled(base + w);
     }
 }
 
-impl<IO: AsyncRead + Unpin> AsyncRead for FramingGuard<IO> {
+impl<IO: AsyncRead + AsyncWrite + Unpin> AsyncRead for FramingGuard<IO> {
     fn poll_read(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -344,6 +302,7 @@ impl<IO: AsyncRead + Unpin> AsyncRead for FramingGuard<IO> {
                         format!("request framing violation: {reason}"),
                     )));
                 }
+                End::TimedOut => return Poll::Ready(Err(deadline::timed_out())),
             }
             if buf.remaining() == 0 {
                 return Poll::Ready(Ok(()));
@@ -354,7 +313,13 @@ impl<IO: AsyncRead + Unpin> AsyncRead for FramingGuard<IO> {
                 let n = buf.remaining().min(this.carry.len() - this.carry_pos);
                 buf.put_slice(&this.carry[this.carry_pos..this.carry_pos + n]);
             } else {
-                ready!(Pin::new(&mut this.io).poll_read(cx, buf))?;
+                match Pin::new(&mut this.io).poll_read(cx, buf) {
+                    Poll::Ready(result) => result?,
+                    Poll::Pending if this.head_deadline_passed(cx) => {
+                        return Poll::Ready(Err(this.time_out(cx)));
+                    }
+                    Poll::Pending => return Poll::Pending,
+                }
                 if buf.filled().len() == base {
                     // EOF. An unfinished held head is dropped: it was never
                     // a request.
@@ -378,7 +343,12 @@ impl<IO: AsyncWrite + Unpin> AsyncWrite for FramingGuard<IO> {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().io).poll_write(cx, buf)
+        let this = self.get_mut();
+        let result = Pin::new(&mut this.io).poll_write(cx, buf);
+        if matches!(result, Poll::Ready(Ok(n)) if n > 0) {
+            this.wrote = true;
+        }
+        result
     }
 
     fn poll_write_vectored(
@@ -386,7 +356,12 @@ impl<IO: AsyncWrite + Unpin> AsyncWrite for FramingGuard<IO> {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().io).poll_write_vectored(cx, bufs)
+        let this = self.get_mut();
+        let result = Pin::new(&mut this.io).poll_write_vectored(cx, bufs);
+        if matches!(result, Poll::Ready(Ok(n)) if n > 0) {
+            this.wrote = true;
+        }
+        result
     }
 
     fn is_write_vectored(&self) -> bool {

@@ -11,7 +11,7 @@ use tokio::sync::watch;
 
 use crate::config::compile::ListenerRuntime;
 use crate::config::spec::ProxyProtocolMode;
-use crate::guard::framing::{FramingGuard, FramingLimits};
+use crate::guard::framing::{FramingGuard, FramingLimits, Violation};
 use crate::http::server;
 use crate::listener::client_ip::PeerAddr;
 use crate::listener::drain::{Drain, signalled};
@@ -119,6 +119,7 @@ async fn handle_connection(
     let limits = FramingLimits {
         max_head_bytes: runtime.spec.http.max_head_bytes,
         max_headers: runtime.spec.http.max_headers,
+        head_timeout: runtime.spec.http.head_timeout,
     };
     let log = runtime.access_log.clone();
     let listener = Arc::clone(&runtime.name);
@@ -130,6 +131,11 @@ async fn handle_connection(
     // them here so every refusal leaves a record.
     if let Some(v) = violation.get() {
         tracing::debug!(listener = %listener, peer = %peer, reason = v.as_str(), "request refused: malformed framing");
-        log.refusal(&listener, PeerAddr(peer), 400, v.as_str());
+        let status = if v == Violation::HeadTimeout {
+            408
+        } else {
+            400
+        };
+        log.refusal(&listener, PeerAddr(peer), status, v.as_str());
     }
 }

@@ -2,6 +2,8 @@
 //! ports, real upstream servers, and clients that speak raw bytes or HTTP.
 #![allow(dead_code)]
 
+pub mod attack;
+
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::io::{BufRead, BufReader};
@@ -256,6 +258,8 @@ pub struct Seen {
     pub version: http::Version,
     pub headers: http::HeaderMap,
     pub body_len: usize,
+    /// The request body ended in an error (aborted, malformed framing).
+    pub body_error: bool,
 }
 
 /// A real HTTP/1.1 upstream on 127.0.0.1:0 that records what it receives and
@@ -307,10 +311,14 @@ impl Upstream {
                             // Count the body as it streams; never buffer it.
                             let mut body = body;
                             let mut body_len = 0usize;
+                            let mut body_error = false;
                             while let Some(frame) = body.frame().await {
                                 match frame {
                                     Ok(f) => body_len += f.data_ref().map(|d| d.len()).unwrap_or(0),
-                                    Err(_) => break,
+                                    Err(_) => {
+                                        body_error = true;
+                                        break;
+                                    }
                                 }
                             }
                             let s = Seen {
@@ -319,6 +327,7 @@ impl Upstream {
                                 version: parts.version,
                                 headers: parts.headers.clone(),
                                 body_len,
+                                body_error,
                             };
                             seen.lock().unwrap().push(s.clone());
                             if let Some(r) = respond(&s) {

@@ -21,6 +21,7 @@ use super::*;
 const LIMITS: FramingLimits = FramingLimits {
     max_head_bytes: 16 * 1024,
     max_headers: 64,
+    head_timeout: Duration::from_secs(60),
 };
 
 #[derive(Clone, Copy)]

@@ -4,14 +4,16 @@
 use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
+use std::time::Duration;
 
-use tokio::io::{AsyncRead, ReadBuf};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 use super::*;
 
 const LIMITS: FramingLimits = FramingLimits {
     max_head_bytes: 4096,
     max_headers: 64,
+    head_timeout: Duration::from_secs(60),
 };
 
 /// Serves a fixed list of chunks, one per read (never Pending).
@@ -37,6 +39,20 @@ impl AsyncRead for Chunks {
                 this.offset = 0;
             }
         }
+        Poll::Ready(Ok(()))
+    }
+}
+
+/// The guard only writes to its connection for a head timeout, which these
+/// never-pending reads cannot reach.
+impl AsyncWrite for Chunks {
+    fn poll_write(self: Pin<&mut Self>, _: &mut Context<'_>, b: &[u8]) -> Poll<io::Result<usize>> {
+        Poll::Ready(Ok(b.len()))
+    }
+    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+    fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
         Poll::Ready(Ok(()))
     }
 }
@@ -231,6 +247,7 @@ fn oversize_heads() {
     let limits = FramingLimits {
         max_head_bytes: 64,
         max_headers: 3,
+        ..LIMITS
     };
     let mut too_large_head = Vec::new();
     push_too_large_head(&mut too_large_head, limits.max_headers);
@@ -476,6 +493,7 @@ fn arbitrary_bytes_never_panic() {
         let limits = FramingLimits {
             max_head_bytes: 80,
             max_headers: 4,
+            ..LIMITS
         };
         let whole = run(vec![input.clone()], 4096, limits);
         let bytes: Vec<Vec<u8>> = input.iter().map(|b| vec![*b]).collect();
