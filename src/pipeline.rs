@@ -150,10 +150,17 @@ async fn handle_request(
         method: req.method(),
         host: &host,
         path: &path,
+        query: req.uri().query(),
         headers: req.headers(),
+        route: &route.name,
     };
-    if let Decision::Reject(rejection) = route.chain.evaluate(&input) {
+    let mut note = None;
+    if let Decision::Reject(rejection) = route.chain.evaluate(&input, &mut note).await {
         return reject(record, rejection, &request_id);
+    }
+    if let Some((policy, reason)) = note {
+        record.policy = Some(policy);
+        record.reason = Some(reason);
     }
 
     // 6. Action.

@@ -28,6 +28,8 @@ pub struct Snapshot {
     pub hash: String,
     pub listeners: Vec<Arc<ListenerRuntime>>,
     pub backends: HashMap<String, Arc<Backend>>,
+    /// Compiled policies by name, so stateful ones survive a reload.
+    pub policies: HashMap<String, Arc<Policy>>,
 }
 
 /// Everything a connection on one listener needs per request.
@@ -102,15 +104,27 @@ pub fn compile(
 
     let mut policies: HashMap<&str, Arc<Policy>> = HashMap::new();
     for (i, spec) in config.policies.iter().enumerate() {
-        let kind = match &spec.ip_filter {
-            Some(filter) => match IpFilter::compile(filter) {
+        let kind = match (&spec.ip_filter, &spec.rate_limit) {
+            (Some(filter), None) => match IpFilter::compile(filter) {
                 Ok(filter) => PolicyKind::IpFilter(filter),
                 Err(e) => {
                     errors.push(err(format!("policies[{i}].ip_filter"), e));
                     continue;
                 }
             },
-            None => {
+            (None, Some(limit)) => {
+                match crate::policy::rate_limit::reuse_or_compile(
+                    previous_policy(previous, &spec.name),
+                    limit,
+                ) {
+                    Ok(limit) => PolicyKind::RateLimit(limit),
+                    Err(e) => {
+                        errors.push(err(format!("policies[{i}].rate_limit"), e));
+                        continue;
+                    }
+                }
+            }
+            _ => {
                 errors.push(err(format!("policies[{i}]"), "no policy kind set"));
                 continue;
             }
@@ -188,12 +202,21 @@ pub fn compile(
     if !errors.is_empty() {
         return Err(errors);
     }
+    let policies: HashMap<String, Arc<Policy>> = policies
+        .into_iter()
+        .map(|(name, policy)| (name.to_owned(), policy))
+        .collect();
     Ok(Snapshot {
         hash: config_hash(&config),
         config: Arc::new(config),
         listeners,
         backends,
+        policies,
     })
+}
+
+fn previous_policy<'a>(previous: Option<&'a Snapshot>, name: &str) -> Option<&'a PolicyKind> {
+    previous.and_then(|p| p.policies.get(name)).map(|p| &p.kind)
 }
 
 fn compile_route(

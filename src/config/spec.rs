@@ -400,6 +400,8 @@ pub struct PolicySpec {
     pub name: String,
     #[serde(default)]
     pub ip_filter: Option<IpFilterSpec>,
+    #[serde(default)]
+    pub rate_limit: Option<crate::config::spec_rate_limit::RateLimitSpec>,
 }
 
 /// Allow and deny lists on the resolved client IP. The most specific matching

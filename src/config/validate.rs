@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use crate::config::spec::{BackendSpec, GatewayConfig, HashKeySpec, LoadBalancingSpec};
 use crate::config::validate_match;
+use crate::config::validate_rate_limit;
 use crate::net::cidr_table::parse_cidr;
 
 /// One semantic problem: `field` is a path such as `routes[2].backend`.
@@ -141,8 +142,18 @@ pub fn validate(cfg: &GatewayConfig) -> Vec<Issue> {
 
     for (i, p) in cfg.policies.iter().enumerate() {
         let base = format!("policies[{i}]");
+        if let Some(limit) = &p.rate_limit {
+            if p.ip_filter.is_some() {
+                out.push(&base, "policy has more than one kind; set only one");
+            }
+            validate_rate_limit::check(&mut out, &format!("{base}.rate_limit"), limit);
+            continue;
+        }
         let Some(f) = &p.ip_filter else {
-            out.push(&base, "policy needs exactly one kind (ip_filter)");
+            out.push(
+                &base,
+                "policy needs exactly one kind (ip_filter, rate_limit)",
+            );
             continue;
         };
         for (list, cidrs) in [("allow", &f.allow), ("deny", &f.deny)] {

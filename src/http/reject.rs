@@ -18,6 +18,16 @@ pub enum Rejection {
         policy: Arc<str>,
         reason: &'static str,
     },
+    /// A rate limit refused the request (`Retry-After`, `RateLimit-*`).
+    RateLimited {
+        policy: Arc<str>,
+        reason: &'static str,
+        status: StatusCode,
+        retry_after_secs: u64,
+        /// The limit that refused: `quota` requests per `window_secs`.
+        quota: u64,
+        window_secs: u64,
+    },
     /// No endpoint could be reached, or it answered with garbage.
     BadGateway { reason: &'static str },
     /// The upstream did not answer in time.
@@ -30,6 +40,7 @@ impl Rejection {
             Rejection::BadRequest { .. } => StatusCode::BAD_REQUEST,
             Rejection::NoRoute => StatusCode::NOT_FOUND,
             Rejection::Forbidden { .. } => StatusCode::FORBIDDEN,
+            Rejection::RateLimited { status, .. } => *status,
             Rejection::BadGateway { .. } => StatusCode::BAD_GATEWAY,
             Rejection::GatewayTimeout => StatusCode::GATEWAY_TIMEOUT,
         }
@@ -41,6 +52,7 @@ impl Rejection {
             Rejection::BadRequest { reason } => reason,
             Rejection::NoRoute => "no_route",
             Rejection::Forbidden { reason, .. } => reason,
+            Rejection::RateLimited { reason, .. } => reason,
             Rejection::BadGateway { reason } => reason,
             Rejection::GatewayTimeout => "upstream_timeout",
         }
@@ -49,7 +61,9 @@ impl Rejection {
     /// The policy that rejected, when a policy did.
     pub fn policy(&self) -> Option<&Arc<str>> {
         match self {
-            Rejection::Forbidden { policy, .. } => Some(policy),
+            Rejection::Forbidden { policy, .. } | Rejection::RateLimited { policy, .. } => {
+                Some(policy)
+            }
             _ => None,
         }
     }
@@ -63,6 +77,7 @@ impl Rejection {
     /// A short plain-text answer naming the status and the request id.
     pub fn into_response(self, request_id: &HeaderValue) -> Response<ResponseBody> {
         let status = self.status();
+        let limit_headers = self.limit_headers();
         let body = format!(
             "{} {}\nrequest id: {}\n",
             status.as_u16(),
@@ -80,7 +95,38 @@ impl Rejection {
         if self.closes_connection() {
             headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
         }
+        for (name, value) in limit_headers.into_iter().flatten() {
+            if let Ok(value) = HeaderValue::from_str(&value) {
+                headers.insert(name, value);
+            }
+        }
         response
+    }
+
+    /// `Retry-After` and the IETF `RateLimit-Policy` / `RateLimit` fields
+    /// (draft-ietf-httpapi-ratelimit-headers) for a rate-limit rejection.
+    fn limit_headers(&self) -> Option<[(&'static str, String); 3]> {
+        let Rejection::RateLimited {
+            policy,
+            retry_after_secs,
+            quota,
+            window_secs,
+            ..
+        } = self
+        else {
+            return None;
+        };
+        Some([
+            ("retry-after", retry_after_secs.to_string()),
+            (
+                "ratelimit-policy",
+                format!("\"{policy}\";q={quota};w={window_secs}"),
+            ),
+            (
+                "ratelimit",
+                format!("\"{policy}\";r=0;t={retry_after_secs}"),
+            ),
+        ])
     }
 }
 

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use crate::policy::{Decision, Policy, PolicyInput};
+use crate::policy::{Decision, Note, Policy, PolicyInput};
 
 /// Listener policies followed by route policies, in configured order.
 #[derive(Debug, Default, Clone)]
@@ -16,9 +16,10 @@ impl PolicyChain {
     }
 
     /// Runs the chain; the first rejection wins and later policies don't run.
-    pub fn evaluate(&self, input: &PolicyInput<'_>) -> Decision {
+    /// A dry-run policy that would have rejected leaves its name in `note`.
+    pub async fn evaluate(&self, input: &PolicyInput<'_>, note: &mut Note) -> Decision {
         for policy in &self.policies {
-            let decision = policy.evaluate(input);
+            let decision = policy.evaluate(input, note).await;
             if decision != Decision::Continue {
                 return decision;
             }

@@ -1,0 +1,65 @@
+//! Semantic validation of `rate_limit` policies (field paths resolve to
+//! file:line:col in the loader).
+
+use crate::config::spec_rate_limit::{KeyPartSpec, RateLimitAction, RateLimitSpec};
+use crate::config::validate::Issues;
+
+/// Upper bound on tracked keys per limit (about 40 MB at ~36 bytes a key).
+const MAX_KEYS: usize = 10_000_000;
+
+pub(crate) fn check(out: &mut Issues, base: &str, r: &RateLimitSpec) {
+    if r.limits.is_empty() {
+        out.push(format!("{base}.limits"), "at least one limit is required");
+    }
+    for (i, l) in r.limits.iter().enumerate() {
+        let f = format!("{base}.limits[{i}]");
+        if l.rate == 0 || l.rate > 1_000_000_000 {
+            out.push(format!("{f}.rate"), "must be between 1 and 1000000000");
+        } else if l.per.as_nanos() / u128::from(l.rate) == 0 {
+            out.push(format!("{f}.rate"), "more than one request per nanosecond");
+        }
+        if l.per.is_zero() || l.per.as_secs() > 366 * 86_400 {
+            out.push(format!("{f}.per"), "must be between 1ns and 366 days");
+        }
+        if let Some(burst) = l.burst {
+            if burst == 0 || burst > 1_000_000_000 {
+                out.push(format!("{f}.burst"), "must be between 1 and 1000000000");
+            }
+        }
+    }
+    if r.key.is_empty() {
+        out.push(format!("{base}.key"), "key needs at least one part");
+    }
+    for (i, part) in r.key.iter().enumerate() {
+        match part {
+            KeyPartSpec::Header(name) if http::HeaderName::from_bytes(name.as_bytes()).is_err() => {
+                out.push(
+                    format!("{base}.key[{i}].header"),
+                    format!("invalid header name {name:?}"),
+                );
+            }
+            KeyPartSpec::Query(name) if name.is_empty() => {
+                out.push(
+                    format!("{base}.key[{i}].query"),
+                    "query parameter name must not be empty",
+                );
+            }
+            _ => {}
+        }
+    }
+    if r.ipv4_prefix > 32 {
+        out.push(format!("{base}.ipv4_prefix"), "must be between 0 and 32");
+    }
+    if r.ipv6_prefix > 128 {
+        out.push(format!("{base}.ipv6_prefix"), "must be between 0 and 128");
+    }
+    if !(400..=599).contains(&r.status) {
+        out.push(format!("{base}.status"), "must be a 4xx or 5xx status");
+    }
+    if r.action == RateLimitAction::Delay && r.max_delay.as_secs() > 60 {
+        out.push(format!("{base}.max_delay"), "must be at most 60s");
+    }
+    if r.max_keys == 0 || r.max_keys > MAX_KEYS {
+        out.push(format!("{base}.max_keys"), "must be between 1 and 10000000");
+    }
+}
