@@ -13,6 +13,7 @@ use hyper::body::Incoming;
 
 use crate::config::compile::{ListenerRuntime, RouteAction};
 use crate::http::body::{RequestBody, ResponseBody};
+use crate::http::body_limit::LimitedBody;
 use crate::http::forwarding::{self, Hop};
 use crate::http::normalize::{PathError, normalize_path};
 use crate::http::reject::Rejection;
@@ -104,6 +105,19 @@ async fn handle_request(
             },
             &request_id,
         );
+    }
+
+    // Size limits, before anything looks at the target or reads the body.
+    // (Head size and header count are the framing guard's and hyper's: 431.)
+    let target_len = req.uri().path_and_query().map_or(0, |pq| pq.as_str().len());
+    if target_len > listener.spec.http.max_uri_bytes {
+        return reject(record, Rejection::UriTooLong, &request_id);
+    }
+    let body_limit = listener.spec.http.max_body_bytes;
+    if let Some(limit) = body_limit
+        && http_body::Body::size_hint(req.body()).lower() > limit
+    {
+        return reject(record, Rejection::PayloadTooLarge, &request_id);
     }
 
     // 3. Host and path as routing and policies see them.
@@ -211,23 +225,27 @@ async fn handle_request(
         target: &target,
         headers: &parts.headers,
     };
-    let upstreamed =
-        match forward::forward(&backend, request, RequestBody::Incoming(body), hash_key).await {
-            Ok(u) => u,
-            Err(failed) => {
-                record.upstream = failed.endpoint;
-                let rejection = match failed.error {
-                    UpstreamError::Timeout => Rejection::GatewayTimeout,
-                    UpstreamError::ConnectFailed => Rejection::BadGateway {
-                        reason: "connect_failed",
-                    },
-                    UpstreamError::Protocol => Rejection::BadGateway {
-                        reason: "upstream_error",
-                    },
-                };
-                return reject(record, rejection, &request_id);
-            }
-        };
+    let body = match body_limit {
+        Some(limit) => RequestBody::Limited(LimitedBody::new(body, limit)),
+        None => RequestBody::Incoming(body),
+    };
+    let upstreamed = match forward::forward(&backend, request, body, hash_key).await {
+        Ok(u) => u,
+        Err(failed) => {
+            record.upstream = failed.endpoint;
+            let rejection = match failed.error {
+                UpstreamError::Timeout => Rejection::GatewayTimeout,
+                UpstreamError::ConnectFailed => Rejection::BadGateway {
+                    reason: "connect_failed",
+                },
+                UpstreamError::Protocol => Rejection::BadGateway {
+                    reason: "upstream_error",
+                },
+                UpstreamError::BodyTooLarge => Rejection::PayloadTooLarge,
+            };
+            return reject(record, rejection, &request_id);
+        }
+    };
     record.upstream = Some(upstreamed.endpoint);
     record.upstream_ms = Some(upstreamed.upstream_ms);
 

@@ -136,6 +136,17 @@ pub struct HttpSpec {
     /// (the defence against rapid-reset floods).
     #[serde(default = "default_h2_resets")]
     pub h2_max_pending_resets: usize,
+    /// Largest request body in bytes (413 past it, enforced while streaming);
+    /// unlimited when unset.
+    #[serde(default)]
+    pub max_body_bytes: Option<u64>,
+    /// Longest request target (path and query) in bytes (414 past it).
+    #[serde(default = "default_max_uri_bytes")]
+    pub max_uri_bytes: usize,
+}
+
+fn default_max_uri_bytes() -> usize {
+    8 * 1024
 }
 
 impl Default for HttpSpec {
@@ -148,6 +159,8 @@ impl Default for HttpSpec {
             h2_max_concurrent_streams: default_h2_streams(),
             h2_max_header_list_bytes: default_h2_header_list(),
             h2_max_pending_resets: default_h2_resets(),
+            max_body_bytes: None,
+            max_uri_bytes: default_max_uri_bytes(),
         }
     }
 }

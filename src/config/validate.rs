@@ -270,6 +270,9 @@ fn check_http(out: &mut Issues, base: &str, h: &crate::config::spec::HttpSpec) {
         out.push(f("max_headers"), "must be between 1 and 1000");
     }
     positive_duration(out, f("head_timeout"), h.head_timeout);
+    if !(64..=1 << 20).contains(&h.max_uri_bytes) {
+        out.push(f("max_uri_bytes"), "must be between 64 and 1048576");
+    }
     for (name, value) in [
         (
             "h2_max_concurrent_streams",

@@ -7,6 +7,7 @@ use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
 use hyper::body::Incoming;
 
+use crate::http::body_limit::{LimitedBody, RequestBodyError};
 use crate::observe::access_log::AccessRecord;
 use crate::upstream::h1::body::UpstreamBody;
 
@@ -18,19 +19,27 @@ pub type BodyError = Box<dyn std::error::Error + Send + Sync>;
 #[derive(Debug)]
 pub enum RequestBody {
     Incoming(Incoming),
+    /// The client's stream under `http.max_body_bytes`.
+    Limited(LimitedBody),
     Empty,
 }
 
 impl Body for RequestBody {
     type Data = Bytes;
-    type Error = hyper::Error;
+    type Error = RequestBodyError;
 
     fn poll_frame(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+    ) -> Poll<Option<Result<Frame<Bytes>, RequestBodyError>>> {
         match self.get_mut() {
-            RequestBody::Incoming(body) => Pin::new(body).poll_frame(cx),
+            RequestBody::Incoming(body) => match Pin::new(body).poll_frame(cx) {
+                Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(RequestBodyError::Client(e)))),
+                Poll::Ready(Some(Ok(frame))) => Poll::Ready(Some(Ok(frame))),
+                Poll::Ready(None) => Poll::Ready(None),
+                Poll::Pending => Poll::Pending,
+            },
+            RequestBody::Limited(body) => Pin::new(body).poll_frame(cx),
             RequestBody::Empty => Poll::Ready(None),
         }
     }
@@ -38,6 +47,7 @@ impl Body for RequestBody {
     fn is_end_stream(&self) -> bool {
         match self {
             RequestBody::Incoming(body) => body.is_end_stream(),
+            RequestBody::Limited(body) => body.is_end_stream(),
             RequestBody::Empty => true,
         }
     }
@@ -45,6 +55,7 @@ impl Body for RequestBody {
     fn size_hint(&self) -> SizeHint {
         match self {
             RequestBody::Incoming(body) => body.size_hint(),
+            RequestBody::Limited(body) => body.size_hint(),
             RequestBody::Empty => SizeHint::with_exact(0),
         }
     }

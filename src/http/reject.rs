@@ -18,6 +18,10 @@ pub enum Rejection {
         policy: Arc<str>,
         reason: &'static str,
     },
+    /// The request body is over `http.max_body_bytes` (declared or streamed).
+    PayloadTooLarge,
+    /// The request target is over `http.max_uri_bytes`.
+    UriTooLong,
     /// A rate limit refused the request (`Retry-After`, `RateLimit-*`).
     RateLimited {
         policy: Arc<str>,
@@ -40,6 +44,8 @@ impl Rejection {
             Rejection::BadRequest { .. } => StatusCode::BAD_REQUEST,
             Rejection::NoRoute => StatusCode::NOT_FOUND,
             Rejection::Forbidden { .. } => StatusCode::FORBIDDEN,
+            Rejection::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Rejection::UriTooLong => StatusCode::URI_TOO_LONG,
             Rejection::RateLimited { status, .. } => *status,
             Rejection::BadGateway { .. } => StatusCode::BAD_GATEWAY,
             Rejection::GatewayTimeout => StatusCode::GATEWAY_TIMEOUT,
@@ -52,6 +58,8 @@ impl Rejection {
             Rejection::BadRequest { reason } => reason,
             Rejection::NoRoute => "no_route",
             Rejection::Forbidden { reason, .. } => reason,
+            Rejection::PayloadTooLarge => "body_too_large",
+            Rejection::UriTooLong => "uri_too_long",
             Rejection::RateLimited { reason, .. } => reason,
             Rejection::BadGateway { reason } => reason,
             Rejection::GatewayTimeout => "upstream_timeout",
@@ -71,7 +79,11 @@ impl Rejection {
     /// Whether the client connection must close after this answer (framing
     /// errors leave the stream in an unknown state).
     pub fn closes_connection(&self) -> bool {
-        matches!(self, Rejection::BadRequest { .. })
+        // An unread (or half-read) oversized body leaves the stream mid-message.
+        matches!(
+            self,
+            Rejection::BadRequest { .. } | Rejection::PayloadTooLarge | Rejection::UriTooLong
+        )
     }
 
     /// A short plain-text answer naming the status and the request id.

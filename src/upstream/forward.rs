@@ -33,6 +33,8 @@ pub enum UpstreamError {
     Timeout,
     /// The endpoint broke the exchange (reset, malformed response).
     Protocol,
+    /// The client's body went over the listener's `max_body_bytes`.
+    BodyTooLarge,
 }
 
 /// The failure and the endpoint it happened on, for the access log.
@@ -142,6 +144,7 @@ async fn attempt(
                 Err(failure) => match (failure.error, failure.body) {
                     (ExchangeError::Stale, Some(returned)) if !fresh => body = returned,
                     (ExchangeError::Stale, _) => return Err(UpstreamError::Protocol),
+                    (ExchangeError::BodyTooLarge, _) => return Err(UpstreamError::BodyTooLarge),
                     (ExchangeError::Protocol(reason), _) => {
                         tracing::debug!(backend = %backend.name, endpoint = %endpoint.address, %reason, "upstream exchange failed");
                         return Err(UpstreamError::Protocol);
@@ -179,6 +182,8 @@ async fn attempt(
                 upstream_ms,
             });
         }
+        // The client's fault, not the endpoint's: no mark against its health.
+        Ok(Err(UpstreamError::BodyTooLarge)) => return Err(fail(UpstreamError::BodyTooLarge)),
         Ok(Err(error)) => error,
         Err(_) => UpstreamError::Timeout,
     };

@@ -8,6 +8,7 @@ use http_body_util::BodyExt;
 use tokio::io::AsyncWriteExt;
 
 use crate::http::body::RequestBody;
+use crate::http::body_limit::RequestBodyError;
 use crate::upstream::h1::body::{Release, UpstreamBody};
 use crate::upstream::h1::conn::Connection;
 use crate::upstream::h1::encode::{self, BodyFraming};
@@ -29,6 +30,9 @@ pub enum ExchangeError {
     Stale,
     /// The upstream broke the exchange or answered with a malformed response.
     Protocol(String),
+    /// The client's body went over `max_body_bytes`; the upstream got at
+    /// most the limit and the exchange is abandoned.
+    BodyTooLarge,
 }
 
 #[derive(Debug)]
@@ -85,6 +89,12 @@ pub async fn exchange(
             // The client's body broke off or lied about its length: the
             // upstream is mid-request, so the exchange is abandoned.
             Err(BodyError::Client(reason)) => return Err(protocol(reason, None)),
+            Err(BodyError::TooLarge) => {
+                return Err(Failure {
+                    error: ExchangeError::BodyTooLarge,
+                    body: None,
+                });
+            }
         }
     }
 
@@ -129,6 +139,7 @@ pub async fn exchange(
 #[derive(Debug)]
 enum BodyError {
     Client(String),
+    TooLarge,
     Upstream(io::Error),
 }
 
@@ -146,7 +157,10 @@ async fn send_body(
 ) -> Result<(), BodyError> {
     let mut sent: u64 = 0;
     while let Some(frame) = body.frame().await {
-        let frame = frame.map_err(|e| BodyError::Client(format!("client body: {e}")))?;
+        let frame = frame.map_err(|e| match e {
+            RequestBodyError::TooLarge => BodyError::TooLarge,
+            RequestBodyError::Client(e) => BodyError::Client(format!("client body: {e}")),
+        })?;
         let Ok(data) = frame.into_data() else {
             continue; // trailers are not forwarded
         };
