@@ -12,6 +12,7 @@ use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 
 use crate::config::spec::{GatewayConfig, ListenerSpec, RouteSpec};
+use crate::guard::conn_limit::ConnPolicy;
 use crate::listener::client_ip::TrustedProxies;
 use crate::net::cidr_table::parse_cidr;
 use crate::observe::access_log::AccessLog;
@@ -41,6 +42,8 @@ pub struct ListenerRuntime {
     pub routes: RouteTable<Arc<Route>>,
     pub trusted: Arc<TrustedProxies>,
     pub access_log: AccessLog,
+    /// Connection limits (the counts live in the accept loop).
+    pub conn_policy: ConnPolicy,
 }
 
 #[derive(Debug)]
@@ -189,7 +192,15 @@ pub fn compile(
                 continue;
             }
         };
+        let conn_policy = match ConnPolicy::compile(&listener.connections) {
+            Ok(p) => p,
+            Err(e) => {
+                errors.push(err(format!("listeners[{li}].connections"), e));
+                continue;
+            }
+        };
         listeners.push(Arc::new(ListenerRuntime {
+            conn_policy,
             name: listener.name.as_str().into(),
             spec: listener.clone(),
             address,

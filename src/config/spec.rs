@@ -96,6 +96,9 @@ pub struct ListenerSpec {
     pub policies: Vec<String>,
     #[serde(default)]
     pub http: HttpSpec,
+    /// Connection limits, enforced before any HTTP parsing.
+    #[serde(default)]
+    pub connections: crate::config::spec_conn_limit::ConnectionLimitsSpec,
 }
 
 /// Whether a PROXY protocol (v1 or v2) header precedes the client's bytes.

@@ -9,6 +9,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use crate::config::spec::{BackendSpec, GatewayConfig, HashKeySpec, LoadBalancingSpec};
+use crate::config::validate_conn_limit;
 use crate::config::validate_match;
 use crate::config::validate_rate_limit;
 use crate::net::cidr_table::parse_cidr;
@@ -97,6 +98,7 @@ pub fn validate(cfg: &GatewayConfig) -> Vec<Issue> {
             &policies,
         );
         check_http(&mut out, &base, &l.http);
+        validate_conn_limit::check(&mut out, &format!("{base}.connections"), &l.connections);
     }
 
     for (i, r) in cfg.routes.iter().enumerate() {

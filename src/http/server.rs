@@ -10,8 +10,11 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use tokio::io::{AsyncRead, AsyncWrite};
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use crate::config::compile::ListenerRuntime;
 use crate::config::spec::HttpSpec;
+use crate::guard::idle::{Activity, ActivityIo, expired};
 use crate::listener::drain::Drain;
 use crate::pipeline::{self, ConnectionInfo};
 
@@ -49,12 +52,35 @@ pub async fn serve<IO>(
 ) where
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let builder = builder(&state.load().spec.http);
-    let service = service_fn(move |req| {
+    let (builder, limits) = {
+        let runtime = state.load();
+        (
+            builder(&runtime.spec.http),
+            runtime.spec.connections.clone(),
+        )
+    };
+    let max_requests = limits.max_requests.unwrap_or(u64::MAX);
+    let served = Arc::new(AtomicU64::new(0));
+    let service = service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
         // One snapshot per request: a reload never changes a request midway.
         let listener = state.load_full();
-        async move { Ok::<_, Infallible>(pipeline::handle(listener, &conn, req).await) }
+        let served = Arc::clone(&served);
+        async move {
+            let http1 = req.version() <= hyper::Version::HTTP_11;
+            let mut response = pipeline::handle(listener, &conn, req).await;
+            // The last request a keep-alive connection may carry: tell the
+            // client, and hyper closes after this response.
+            if http1 && served.fetch_add(1, Ordering::Relaxed) + 1 >= max_requests {
+                response.headers_mut().insert(
+                    http::header::CONNECTION,
+                    http::HeaderValue::from_static("close"),
+                );
+            }
+            Ok::<_, Infallible>(response)
+        }
     });
+    let activity = Activity::new();
+    let io = ActivityIo::new(io, Arc::clone(&activity));
     let connection = builder.serve_connection_with_upgrades(TokioIo::new(io), service);
     tokio::pin!(connection);
     let _hold = drain.hold();
@@ -62,6 +88,11 @@ pub async fn serve<IO>(
     let result = tokio::select! {
         result = connection.as_mut() => result,
         _ = crate::listener::drain::signalled(&mut draining) => {
+            connection.as_mut().graceful_shutdown();
+            connection.await
+        }
+        // Idle or too old: finish what is in progress, then close.
+        _ = expired(&activity, limits.idle_timeout, limits.max_age) => {
             connection.as_mut().graceful_shutdown();
             connection.await
         }

@@ -11,6 +11,7 @@ use tokio::sync::watch;
 
 use crate::config::compile::ListenerRuntime;
 use crate::config::spec::ProxyProtocolMode;
+use crate::guard::conn_limit::{ConnCounter, ConnPermit};
 use crate::guard::framing::{FramingGuard, FramingLimits, Violation};
 use crate::http::server;
 use crate::listener::client_ip::PeerAddr;
@@ -61,6 +62,8 @@ async fn accept_loop(
     mut stop: watch::Receiver<bool>,
 ) {
     let mut draining = drain.subscribe();
+    // Open-connection counts outlive config generations.
+    let counter = Arc::new(ConnCounter::default());
     loop {
         let accepted = tokio::select! {
             accepted = socket.accept() => accepted,
@@ -69,9 +72,15 @@ async fn accept_loop(
         };
         match accepted {
             Ok((stream, peer)) => {
+                // The global limit is checked before the task or a byte is read.
+                let Some(permit) = counter.admit(&state.load().conn_policy) else {
+                    drop(stream);
+                    refuse_connection(&state, peer);
+                    continue;
+                };
                 let state = Arc::clone(&state);
                 let drain = drain.clone();
-                tokio::spawn(handle_connection(stream, peer, state, drain));
+                tokio::spawn(handle_connection(stream, peer, state, drain, permit));
             }
             Err(e) => {
                 // Out of file descriptors and the like: back off briefly
@@ -88,6 +97,7 @@ async fn handle_connection(
     tcp_peer: SocketAddr,
     state: Arc<ArcSwap<ListenerRuntime>>,
     drain: Drain,
+    mut permit: ConnPermit,
 ) {
     let runtime = state.load_full();
     let _ = stream.set_nodelay(true);
@@ -110,6 +120,12 @@ async fn handle_connection(
                 return;
             }
         }
+    }
+    // Per client IP: after the PROXY header, which names the real client.
+    if !permit.bind_ip(peer.ip(), &runtime.conn_policy) {
+        drop(stream);
+        refuse_connection(&state, peer);
+        return;
     }
     let conn = ConnectionInfo {
         peer: PeerAddr(peer),
@@ -139,4 +155,15 @@ async fn handle_connection(
         };
         log.refusal(&listener, PeerAddr(peer), status, v.as_str());
     }
+    drop(permit);
+}
+
+/// Logs a connection closed for being over a connection limit (status 0:
+/// no HTTP answer was written).
+fn refuse_connection(state: &ArcSwap<ListenerRuntime>, peer: SocketAddr) {
+    let runtime = state.load();
+    tracing::debug!(listener = %runtime.name, peer = %peer, reason = "conn_limit", "connection refused");
+    runtime
+        .access_log
+        .refusal(&runtime.name, PeerAddr(peer), 0, "conn_limit");
 }
