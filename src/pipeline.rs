@@ -21,7 +21,7 @@ use crate::http::request_id::request_id;
 use crate::http::tunnel;
 use crate::listener::client_ip::{PeerAddr, resolve_client_ip};
 use crate::observe::access_log::AccessRecord;
-use crate::policy::{Decision, PolicyInput};
+use crate::policy::{Decision, Extras, PolicyInput};
 use crate::route::RequestView;
 use crate::upstream::forward::{self, UpstreamError, UpstreamRequest};
 
@@ -171,14 +171,18 @@ async fn handle_request(
         headers: req.headers(),
         route: &route.name,
     };
-    let mut note = None;
-    if let Decision::Reject(rejection) = route.chain.evaluate(&input, &mut note).await {
+    let mut extras = Extras::default();
+    if let Decision::Reject(rejection) = route.chain.evaluate(&input, &mut extras).await {
         return reject(record, rejection, &request_id);
     }
-    if let Some((policy, reason)) = note {
+    if let Some((policy, reason)) = extras.note {
         record.policy = Some(policy);
         record.reason = Some(reason);
     }
+    // In-flight places are held until the response body ends, whatever the
+    // outcome below.
+    let permits = extras.permits;
+    let held = move |response: Response<ResponseBody>| response.map(|b| b.holding(permits));
 
     // 6. Action.
     let backend = match &route.action {
@@ -186,7 +190,7 @@ async fn handle_request(
             let mut response = Response::new(ResponseBody::full(direct.body.clone()));
             *response.status_mut() = direct.status;
             *response.headers_mut() = direct.headers.clone();
-            return finish(record, response, &request_id);
+            return held(finish(record, response, &request_id));
         }
         RouteAction::Backend(backend) => Arc::clone(backend),
     };
@@ -243,7 +247,7 @@ async fn handle_request(
                 },
                 UpstreamError::BodyTooLarge => Rejection::PayloadTooLarge,
             };
-            return reject(record, rejection, &request_id);
+            return held(reject(record, rejection, &request_id));
         }
     };
     record.upstream = Some(upstreamed.endpoint);
@@ -254,28 +258,28 @@ async fn handle_request(
         if let Some(client_upgrade) = client_upgrade {
             tunnel::spawn(client_upgrade, upstream_conn);
             let (parts, _) = response.into_parts();
-            return finish(
+            return held(finish(
                 record,
                 Response::from_parts(parts, ResponseBody::empty()),
                 &request_id,
-            );
+            ));
         }
         // A 101 nobody asked for is a broken upstream.
-        return reject(
+        return held(reject(
             record,
             Rejection::BadGateway {
                 reason: "upstream_error",
             },
             &request_id,
-        );
+        ));
     }
     forwarding::strip_hop_by_hop(response.headers_mut(), false);
     let (parts, body) = response.into_parts();
-    finish(
+    held(finish(
         record,
         Response::from_parts(parts, ResponseBody::upstream(body)),
         &request_id,
-    )
+    ))
 }
 
 fn reject(

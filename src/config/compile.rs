@@ -18,6 +18,7 @@ use crate::net::cidr_table::parse_cidr;
 use crate::observe::access_log::AccessLog;
 use crate::policy::ip_filter::IpFilter;
 use crate::policy::{Policy, PolicyChain, PolicyKind};
+use crate::policy::{inflight, rate_limit};
 use crate::route::RouteTable;
 use crate::upstream::backend::Backend;
 
@@ -107,28 +108,28 @@ pub fn compile(
 
     let mut policies: HashMap<&str, Arc<Policy>> = HashMap::new();
     for (i, spec) in config.policies.iter().enumerate() {
-        let kind = match (&spec.ip_filter, &spec.rate_limit) {
-            (Some(filter), None) => match IpFilter::compile(filter) {
-                Ok(filter) => PolicyKind::IpFilter(filter),
-                Err(e) => {
-                    errors.push(err(format!("policies[{i}].ip_filter"), e));
-                    continue;
-                }
-            },
-            (None, Some(limit)) => {
-                match crate::policy::rate_limit::reuse_or_compile(
-                    previous_policy(previous, &spec.name),
-                    limit,
-                ) {
-                    Ok(limit) => PolicyKind::RateLimit(limit),
-                    Err(e) => {
-                        errors.push(err(format!("policies[{i}].rate_limit"), e));
-                        continue;
-                    }
-                }
-            }
-            _ => {
-                errors.push(err(format!("policies[{i}]"), "no policy kind set"));
+        let previous = previous_policy(previous, &spec.name);
+        let kind = match (&spec.ip_filter, &spec.rate_limit, &spec.inflight) {
+            (Some(filter), None, None) => IpFilter::compile(filter)
+                .map(PolicyKind::IpFilter)
+                .map_err(|e| ("ip_filter", e)),
+            (None, Some(limit), None) => rate_limit::reuse_or_compile(previous, limit)
+                .map(PolicyKind::RateLimit)
+                .map_err(|e| ("rate_limit", e)),
+            (None, None, Some(limit)) => inflight::reuse_or_compile(previous, limit)
+                .map(PolicyKind::Inflight)
+                .map_err(|e| ("inflight", e)),
+            _ => Err(("", "exactly one policy kind must be set".to_owned())),
+        };
+        let kind = match kind {
+            Ok(kind) => kind,
+            Err((field, e)) => {
+                let path = if field.is_empty() {
+                    format!("policies[{i}]")
+                } else {
+                    format!("policies[{i}].{field}")
+                };
+                errors.push(err(path, e));
                 continue;
             }
         };

@@ -5,6 +5,7 @@ pub mod error;
 pub mod load;
 pub mod spec;
 pub mod spec_conn_limit;
+pub mod spec_inflight;
 pub mod spec_rate_limit;
 pub mod validate;
 pub mod validate_conn_limit;

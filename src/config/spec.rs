@@ -418,6 +418,8 @@ pub struct PolicySpec {
     pub ip_filter: Option<IpFilterSpec>,
     #[serde(default)]
     pub rate_limit: Option<crate::config::spec_rate_limit::RateLimitSpec>,
+    #[serde(default)]
+    pub inflight: Option<crate::config::spec_inflight::InflightSpec>,
 }
 
 /// Allow and deny lists on the resolved client IP. The most specific matching

@@ -144,17 +144,27 @@ pub fn validate(cfg: &GatewayConfig) -> Vec<Issue> {
 
     for (i, p) in cfg.policies.iter().enumerate() {
         let base = format!("policies[{i}]");
+        let kinds = [
+            p.ip_filter.is_some(),
+            p.rate_limit.is_some(),
+            p.inflight.is_some(),
+        ];
+        if kinds.iter().filter(|k| **k).count() > 1 {
+            out.push(&base, "policy has more than one kind; set only one");
+            continue;
+        }
         if let Some(limit) = &p.rate_limit {
-            if p.ip_filter.is_some() {
-                out.push(&base, "policy has more than one kind; set only one");
-            }
             validate_rate_limit::check(&mut out, &format!("{base}.rate_limit"), limit);
+            continue;
+        }
+        if let Some(limit) = &p.inflight {
+            validate_rate_limit::check_inflight(&mut out, &format!("{base}.inflight"), limit);
             continue;
         }
         let Some(f) = &p.ip_filter else {
             out.push(
                 &base,
-                "policy needs exactly one kind (ip_filter, rate_limit)",
+                "policy needs exactly one kind (ip_filter, rate_limit, inflight)",
             );
             continue;
         };

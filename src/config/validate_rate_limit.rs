@@ -1,6 +1,7 @@
-//! Semantic validation of `rate_limit` policies (field paths resolve to
-//! file:line:col in the loader).
+//! Semantic validation of `rate_limit` and `inflight` policies (field paths
+//! resolve to file:line:col in the loader).
 
+use crate::config::spec_inflight::InflightSpec;
 use crate::config::spec_rate_limit::{KeyPartSpec, RateLimitAction, RateLimitSpec};
 use crate::config::validate::Issues;
 
@@ -30,7 +31,42 @@ pub(crate) fn check(out: &mut Issues, base: &str, r: &RateLimitSpec) {
     if r.key.is_empty() {
         out.push(format!("{base}.key"), "key needs at least one part");
     }
-    for (i, part) in r.key.iter().enumerate() {
+    check_key(out, base, &r.key);
+    if r.ipv4_prefix > 32 {
+        out.push(format!("{base}.ipv4_prefix"), "must be between 0 and 32");
+    }
+    if r.ipv6_prefix > 128 {
+        out.push(format!("{base}.ipv6_prefix"), "must be between 0 and 128");
+    }
+    if !(400..=599).contains(&r.status) {
+        out.push(format!("{base}.status"), "must be a 4xx or 5xx status");
+    }
+    if r.action == RateLimitAction::Delay && r.max_delay.as_secs() > 60 {
+        out.push(format!("{base}.max_delay"), "must be at most 60s");
+    }
+    if r.max_keys == 0 || r.max_keys > MAX_KEYS {
+        out.push(format!("{base}.max_keys"), "must be between 1 and 10000000");
+    }
+}
+
+pub(crate) fn check_inflight(out: &mut Issues, base: &str, f: &InflightSpec) {
+    if f.max == 0 {
+        out.push(format!("{base}.max"), "must be at least 1");
+    }
+    if f.queue > 1_000_000 {
+        out.push(format!("{base}.queue"), "must be at most 1000000");
+    }
+    if f.queue_timeout.as_secs() > 300 {
+        out.push(format!("{base}.queue_timeout"), "must be at most 300s");
+    }
+    if f.max_keys == 0 || f.max_keys > MAX_KEYS {
+        out.push(format!("{base}.max_keys"), "must be between 1 and 10000000");
+    }
+    check_key(out, base, &f.key);
+}
+
+fn check_key(out: &mut Issues, base: &str, key: &[KeyPartSpec]) {
+    for (i, part) in key.iter().enumerate() {
         match part {
             KeyPartSpec::Header(name) if http::HeaderName::from_bytes(name.as_bytes()).is_err() => {
                 out.push(
@@ -46,20 +82,5 @@ pub(crate) fn check(out: &mut Issues, base: &str, r: &RateLimitSpec) {
             }
             _ => {}
         }
-    }
-    if r.ipv4_prefix > 32 {
-        out.push(format!("{base}.ipv4_prefix"), "must be between 0 and 32");
-    }
-    if r.ipv6_prefix > 128 {
-        out.push(format!("{base}.ipv6_prefix"), "must be between 0 and 128");
-    }
-    if !(400..=599).contains(&r.status) {
-        out.push(format!("{base}.status"), "must be a 4xx or 5xx status");
-    }
-    if r.action == RateLimitAction::Delay && r.max_delay.as_secs() > 60 {
-        out.push(format!("{base}.max_delay"), "must be at most 60s");
-    }
-    if r.max_keys == 0 || r.max_keys > MAX_KEYS {
-        out.push(format!("{base}.max_keys"), "must be between 1 and 10000000");
     }
 }

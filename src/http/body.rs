@@ -9,6 +9,7 @@ use hyper::body::Incoming;
 
 use crate::http::body_limit::{LimitedBody, RequestBodyError};
 use crate::observe::access_log::AccessRecord;
+use crate::policy::inflight::InflightPermit;
 use crate::upstream::h1::body::UpstreamBody;
 
 /// Errors of a response body stream (an upstream that broke off mid-body).
@@ -68,6 +69,8 @@ impl Body for RequestBody {
 pub struct ResponseBody {
     kind: Kind,
     record: Option<AccessRecord>,
+    /// In-flight places released when the body is done (dropped).
+    held: Vec<InflightPermit>,
 }
 
 #[derive(Debug)]
@@ -82,6 +85,7 @@ impl ResponseBody {
         Self {
             kind: Kind::Full((!bytes.is_empty()).then_some(bytes)),
             record: None,
+            held: Vec::new(),
         }
     }
 
@@ -89,6 +93,7 @@ impl ResponseBody {
         Self {
             kind: Kind::Full(None),
             record: None,
+            held: Vec::new(),
         }
     }
 
@@ -96,12 +101,19 @@ impl ResponseBody {
         Self {
             kind: Kind::Upstream(body),
             record: None,
+            held: Vec::new(),
         }
     }
 
     /// Attach the access record; it is emitted when this body is finished.
     pub fn with_record(mut self, record: AccessRecord) -> Self {
         self.record = Some(record);
+        self
+    }
+
+    /// Keep `permits` until this body is finished or dropped.
+    pub fn holding(mut self, permits: Vec<InflightPermit>) -> Self {
+        self.held = permits;
         self
     }
 
@@ -144,10 +156,12 @@ impl Body for ResponseBody {
             }
             Poll::Ready(None) | Poll::Pending => {}
         }
-        if let Poll::Ready(None) = polled
-            && let Some(record) = this.record.take()
-        {
-            record.emit();
+        if let Poll::Ready(None) = polled {
+            // Done: free in-flight places now rather than when hyper drops us.
+            this.held.clear();
+            if let Some(record) = this.record.take() {
+                record.emit();
+            }
         }
         polled
     }

@@ -22,6 +22,11 @@ pub enum Rejection {
     PayloadTooLarge,
     /// The request target is over `http.max_uri_bytes`.
     UriTooLong,
+    /// An `inflight` policy had no place (queue full or wait timed out).
+    Overloaded {
+        policy: Arc<str>,
+        retry_after_secs: u64,
+    },
     /// A rate limit refused the request (`Retry-After`, `RateLimit-*`).
     RateLimited {
         policy: Arc<str>,
@@ -45,6 +50,7 @@ impl Rejection {
             Rejection::NoRoute => StatusCode::NOT_FOUND,
             Rejection::Forbidden { .. } => StatusCode::FORBIDDEN,
             Rejection::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Rejection::Overloaded { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Rejection::UriTooLong => StatusCode::URI_TOO_LONG,
             Rejection::RateLimited { status, .. } => *status,
             Rejection::BadGateway { .. } => StatusCode::BAD_GATEWAY,
@@ -59,6 +65,7 @@ impl Rejection {
             Rejection::NoRoute => "no_route",
             Rejection::Forbidden { reason, .. } => reason,
             Rejection::PayloadTooLarge => "body_too_large",
+            Rejection::Overloaded { .. } => "inflight_limited",
             Rejection::UriTooLong => "uri_too_long",
             Rejection::RateLimited { reason, .. } => reason,
             Rejection::BadGateway { reason } => reason,
@@ -69,9 +76,9 @@ impl Rejection {
     /// The policy that rejected, when a policy did.
     pub fn policy(&self) -> Option<&Arc<str>> {
         match self {
-            Rejection::Forbidden { policy, .. } | Rejection::RateLimited { policy, .. } => {
-                Some(policy)
-            }
+            Rejection::Forbidden { policy, .. }
+            | Rejection::RateLimited { policy, .. }
+            | Rejection::Overloaded { policy, .. } => Some(policy),
             _ => None,
         }
     }
@@ -108,6 +115,9 @@ impl Rejection {
             headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
         }
         for (name, value) in limit_headers.into_iter().flatten() {
+            if name.is_empty() {
+                continue;
+            }
             if let Ok(value) = HeaderValue::from_str(&value) {
                 headers.insert(name, value);
             }
@@ -118,6 +128,17 @@ impl Rejection {
     /// `Retry-After` and the IETF `RateLimit-Policy` / `RateLimit` fields
     /// (draft-ietf-httpapi-ratelimit-headers) for a rate-limit rejection.
     fn limit_headers(&self) -> Option<[(&'static str, String); 3]> {
+        if let Rejection::Overloaded {
+            retry_after_secs, ..
+        } = self
+        {
+            // Only Retry-After; the other two slots are left empty.
+            return Some([
+                ("retry-after", retry_after_secs.to_string()),
+                ("", String::new()),
+                ("", String::new()),
+            ]);
+        }
         let Rejection::RateLimited {
             policy,
             retry_after_secs,

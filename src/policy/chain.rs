@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use crate::policy::{Decision, Note, Policy, PolicyInput};
+use crate::policy::{Decision, Extras, Policy, PolicyInput};
 
 /// Listener policies followed by route policies, in configured order.
 #[derive(Debug, Default, Clone)]
@@ -16,10 +16,10 @@ impl PolicyChain {
     }
 
     /// Runs the chain; the first rejection wins and later policies don't run.
-    /// A dry-run policy that would have rejected leaves its name in `note`.
-    pub async fn evaluate(&self, input: &PolicyInput<'_>, note: &mut Note) -> Decision {
+    /// Dry-run notes and in-flight permits are left in `extras`.
+    pub async fn evaluate(&self, input: &PolicyInput<'_>, extras: &mut Extras) -> Decision {
         for policy in &self.policies {
-            let decision = policy.evaluate(input, note).await;
+            let decision = policy.evaluate(input, extras).await;
             if decision != Decision::Continue {
                 return decision;
             }

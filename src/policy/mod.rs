@@ -5,6 +5,7 @@
 //! at the first rejection. Order is part of the security model: a cheap
 //! network-level deny (ip_filter) should come before costly checks.
 pub mod chain;
+pub mod inflight;
 pub mod ip_filter;
 pub mod rate_limit;
 
@@ -28,9 +29,16 @@ pub struct PolicyInput<'a> {
     pub route: &'a str,
 }
 
-/// A policy that matched but let the request through (dry-run): logged as
-/// the request's policy and reason.
-pub type Note = Option<(Arc<str>, &'static str)>;
+/// What policies hand back besides their decision.
+#[derive(Debug, Default)]
+pub struct Extras {
+    /// A policy that matched but let the request through (dry-run): logged
+    /// as the request's policy and reason.
+    pub note: Option<(Arc<str>, &'static str)>,
+    /// In-flight places, held until the response body ends (empty, so no
+    /// allocation, unless an `inflight` policy ran).
+    pub permits: Vec<inflight::InflightPermit>,
+}
 
 /// The outcome of one policy.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,13 +61,24 @@ pub enum PolicyKind {
     IpFilter(ip_filter::IpFilter),
     /// Shared (`Arc`) so an unchanged policy keeps its state across reloads.
     RateLimit(Arc<rate_limit::RateLimit>),
+    Inflight(Arc<inflight::Inflight>),
 }
 
 impl Policy {
     /// Async because a policy may hold the request (rate-limit delay mode);
     /// the ip_filter arm never awaits and allocates nothing.
-    pub async fn evaluate(&self, input: &PolicyInput<'_>, note: &mut Note) -> Decision {
+    pub async fn evaluate(&self, input: &PolicyInput<'_>, extras: &mut Extras) -> Decision {
         match &self.kind {
+            PolicyKind::Inflight(limit) => match limit.acquire(input).await {
+                Some(permit) => {
+                    extras.permits.push(permit);
+                    Decision::Continue
+                }
+                None => Decision::Reject(Rejection::Overloaded {
+                    policy: Arc::clone(&self.name),
+                    retry_after_secs: limit.spec.retry_after,
+                }),
+            },
             PolicyKind::RateLimit(limit) => {
                 use rate_limit::Outcome;
                 match limit.check(input) {
@@ -69,7 +88,7 @@ impl Policy {
                         Decision::Continue
                     }
                     Outcome::DryRunReject => {
-                        *note = Some((Arc::clone(&self.name), "rate_limited_dry_run"));
+                        extras.note = Some((Arc::clone(&self.name), "rate_limited_dry_run"));
                         Decision::Continue
                     }
                     outcome => match limit.rejection(&self.name, outcome) {
