@@ -39,6 +39,8 @@ pub struct ListenerRuntime {
     pub routes: RouteTable<Arc<Route>>,
     pub trusted: Arc<TrustedProxies>,
     pub access_log: AccessLog,
+    /// TLS termination; `None` on a plain listener.
+    pub tls: Option<Arc<crate::tls::ListenerTls>>,
 }
 
 #[derive(Debug)]
@@ -175,7 +177,20 @@ pub fn compile(
                 continue;
             }
         };
+        let tls = match &listener.tls {
+            Some(spec) => match crate::tls::ListenerTls::compile(spec) {
+                Ok(tls) => Some(Arc::new(tls)),
+                Err(tls_errors) => {
+                    for e in tls_errors {
+                        errors.push(err(format!("listeners[{li}].tls"), e));
+                    }
+                    continue;
+                }
+            },
+            None => None,
+        };
         listeners.push(Arc::new(ListenerRuntime {
+            tls,
             name: listener.name.as_str().into(),
             spec: listener.clone(),
             address,
