@@ -28,6 +28,8 @@ use crate::upstream::forward::{self, UpstreamError, UpstreamRequest};
 #[derive(Debug, Clone)]
 pub struct ConnectionInfo {
     pub peer: PeerAddr,
+    /// The load balancer's address when a PROXY header named `peer`.
+    pub proxied_by: Option<std::net::SocketAddr>,
     pub peer_trusted: bool,
     pub proto: &'static str,
     /// Handshake facts on a TLS listener (version, SNI, client identity).
@@ -74,6 +76,7 @@ async fn handle_request(
         request_id: request_id.clone(),
         listener: Arc::clone(&listener.name),
         peer: conn.peer,
+        proxied_by: conn.proxied_by,
         client_ip: None,
         method: req.method().clone(),
         host: String::new(),

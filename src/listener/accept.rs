@@ -113,6 +113,7 @@ async fn handle_connection(
         }
     }
     let tls = runtime.tls.clone();
+    let proxied_by = (peer != tcp_peer).then_some(tcp_peer);
     let limits = FramingLimits {
         max_head_bytes: runtime.spec.http.max_head_bytes,
         max_headers: runtime.spec.http.max_headers,
@@ -136,6 +137,7 @@ async fn handle_connection(
         None => {
             let conn = ConnectionInfo {
                 peer: PeerAddr(peer),
+                proxied_by,
                 peer_trusted,
                 proto: "http",
                 tls: None,
@@ -146,6 +148,7 @@ async fn handle_connection(
             Ok((stream, facts)) => {
                 let conn = ConnectionInfo {
                     peer: PeerAddr(peer),
+                    proxied_by,
                     peer_trusted,
                     proto: "https",
                     tls: Some(Arc::new(facts)),
