@@ -126,6 +126,9 @@ async fn handle_request(
     // served in clear.
     if let Some(redirect) = &listener.spec.https_redirect {
         let target = req.uri().path_and_query().map_or("/", |pq| pq.as_str());
+        if logging {
+            record.path.push_str(req.uri().path());
+        }
         if let Some(response) =
             crate::http::redirect::to_https(redirect, req.method(), &host, target)
         {
