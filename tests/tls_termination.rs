@@ -258,3 +258,51 @@ async fn plain_listener_redirects_to_https() {
     assert!(!r.headers.contains_key("strict-transport-security"));
     assert_eq!(s.up.count(), 0, "nothing is proxied in clear");
 }
+
+#[tokio::test]
+async fn rsa_ecdsa_and_ed25519_certificates_by_sni() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ca = Ca::new(dir.path(), "t");
+    let ecdsa = ca.leaf(dir.path(), "ecdsa", &["ecdsa.test"]);
+    let ed = ca.leaf_with(
+        dir.path(),
+        "ed",
+        &["ed.test"],
+        rcgen::KeyPair::generate_for(&rcgen::PKCS_ED25519).expect("ed25519 key"),
+    );
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let yaml = format!(
+        r#"
+admin: {{ address: 127.0.0.1:0 }}
+listeners:
+  - name: https
+    address: 127.0.0.1:0
+    tls:
+      certificates:
+        - {{ cert: "{}", key: "{}" }}
+        - {{ cert: "{}", key: "{}" }}
+        - {{ cert: "{}/rsa.crt", key: "{}/rsa.key" }}
+routes:
+  - name: r
+    direct_response: {{ status: 200, body: "ok" }}
+"#,
+        p(&ecdsa.cert),
+        p(&ecdsa.key),
+        p(&ed.cert),
+        p(&ed.key),
+        p(&fixtures),
+        p(&fixtures),
+    );
+    let gw = Gateway::start(&yaml);
+    let addr = gw.addr("https");
+    let rsa_pem = std::fs::read_to_string(fixtures.join("rsa-ca.pem")).expect("rsa pem");
+    for (name, ca_pem) in [
+        ("ecdsa.test", ca.pem.as_str()),
+        ("ed.test", ca.pem.as_str()),
+        ("rsa.test", rsa_pem.as_str()),
+    ] {
+        let r = tls::get(addr, ca_pem, &sni(name), name, "/").await;
+        let r = r.unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!((r.status, r.body.as_str()), (200, "ok"), "{name}");
+    }
+}
