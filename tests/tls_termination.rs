@@ -306,3 +306,58 @@ routes:
         assert_eq!((r.status, r.body.as_str()), (200, "ok"), "{name}");
     }
 }
+
+#[tokio::test]
+async fn sessions_resume_and_silent_clients_time_out() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ca = Ca::new(dir.path(), "t");
+    let leaf = ca.leaf(dir.path(), "a", &["a.test"]);
+    let yaml = format!(
+        r#"
+admin: {{ address: 127.0.0.1:0 }}
+listeners:
+  - name: https
+    address: 127.0.0.1:0
+    tls:
+      certificates: [{{ cert: "{}", key: "{}" }}]
+      handshake_timeout: 300ms
+routes:
+  - name: r
+    direct_response: {{ status: 200 }}
+"#,
+        p(&leaf.cert),
+        p(&leaf.key)
+    );
+    let mut gw = Gateway::start(&yaml);
+    let addr = gw.addr("https");
+
+    // One client config keeps its session cache across connections; TLS 1.3
+    // tickets arrive after the handshake, so a request is made first.
+    let config = Arc::new(tls::client_config(&ca.pem, &sni("a.test")));
+    for expected in [rustls::HandshakeKind::Full, rustls::HandshakeKind::Resumed] {
+        let session = tls::connect_with(addr, Arc::clone(&config), Some("a.test"))
+            .await
+            .expect("handshake");
+        assert_eq!(session.stream.get_ref().1.handshake_kind(), Some(expected));
+        let req = Request::get("/")
+            .header("host", "a.test")
+            .body(Full::new(Bytes::new()))
+            .expect("req");
+        assert_eq!(
+            tls::send_h1(session, req).await.expect("request").status,
+            200
+        );
+    }
+
+    // A client that connects and never sends a ClientHello is cut off.
+    let started = std::time::Instant::now();
+    let mut silent = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let mut buf = [0u8; 16];
+    let read = tokio::time::timeout(WAIT, tokio::io::AsyncReadExt::read(&mut silent, &mut buf))
+        .await
+        .expect("connection must be closed by the gateway");
+    assert!(matches!(read, Ok(0) | Err(_)), "{read:?}");
+    assert!(started.elapsed() >= std::time::Duration::from_millis(250));
+    let line = gw.wait_log("tls_handshake");
+    assert!(line.contains("handshake timed out"), "{line}");
+}

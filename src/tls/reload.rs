@@ -72,12 +72,17 @@ fn run(
     spec: ListenerTlsSpec,
     listener: String,
 ) {
+    // The expiry warning repeats daily, so a certificate that nobody
+    // rotates keeps showing up in the logs until it is.
+    let mut last_warning = std::time::Instant::now();
     loop {
         match rx.recv_timeout(Duration::from_secs(1)) {
             Ok(()) => {}
             Err(mpsc::RecvTimeoutError::Timeout) => {
-                if store.strong_count() == 0 {
-                    return;
+                let Some(live) = store.upgrade() else { return };
+                if last_warning.elapsed() >= Duration::from_secs(24 * 3600) {
+                    last_warning = std::time::Instant::now();
+                    warn_expiring(&listener, &live.load());
                 }
                 continue;
             }

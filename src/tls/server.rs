@@ -133,3 +133,52 @@ pub fn server_config(
     }
     Ok(config)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tls::certs::LoadedCert;
+
+    fn cert(names: &[&str], key: &Arc<CertifiedKey>) -> LoadedCert {
+        LoadedCert {
+            key: Arc::clone(key),
+            names: names.iter().map(|n| n.to_string()).collect(),
+            not_after: 0,
+            subject: String::new(),
+            source: String::new(),
+        }
+    }
+
+    fn key(marker: u8) -> Arc<CertifiedKey> {
+        let provider = rustls::crypto::ring::default_provider();
+        // Any signing key will do: selection compares the chains only.
+        let pkcs8 = ring::signature::EcdsaKeyPair::generate_pkcs8(
+            &ring::signature::ECDSA_P256_SHA256_ASN1_SIGNING,
+            &ring::rand::SystemRandom::new(),
+        );
+        let Ok(pkcs8) = pkcs8 else {
+            panic!("key generation failed")
+        };
+        let der = rustls_pki_types::PrivatePkcs8KeyDer::from(pkcs8.as_ref().to_vec());
+        let Ok(signing) = provider.key_provider.load_private_key(der.into()) else {
+            panic!("key load failed")
+        };
+        let chain = vec![rustls_pki_types::CertificateDer::from(vec![marker])];
+        Arc::new(CertifiedKey::new(chain, signing))
+    }
+
+    #[test]
+    fn exact_then_wildcard_then_default_or_none() {
+        let (a, b) = (key(1), key(2));
+        let certs = vec![cert(&["a.test"], &a), cert(&["*.b.test", "a.test"], &b)];
+        let store = CertStore::new(certs.clone(), UnknownSni::Default);
+        let pick = |sni: Option<&str>| store.select(sni).map(|k| k.cert[0].as_ref()[0]);
+        assert_eq!(pick(Some("a.test")), Some(1), "first claim wins");
+        assert_eq!(pick(Some("X.B.test.")), Some(2));
+        assert_eq!(pick(Some("x.y.b.test")), Some(1), "one label only");
+        assert_eq!(pick(None), Some(1));
+        let strict = CertStore::new(certs, UnknownSni::Refuse);
+        assert!(strict.select(Some("nope.test")).is_none());
+        assert!(strict.select(None).is_none());
+    }
+}
