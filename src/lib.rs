@@ -25,4 +25,5 @@ pub mod policy;
 pub mod provider;
 pub mod route;
 pub mod state;
+pub mod tls;
 pub mod upstream;

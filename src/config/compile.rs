@@ -45,6 +45,8 @@ pub struct ListenerRuntime {
     pub access_log: AccessLog,
     /// Connection limits (the counts live in the accept loop).
     pub conn_policy: ConnPolicy,
+    /// TLS termination; `None` on a plain listener.
+    pub tls: Option<Arc<crate::tls::ListenerTls>>,
 }
 
 #[derive(Debug)]
@@ -200,8 +202,21 @@ pub fn compile(
                 continue;
             }
         };
+        let tls = match &listener.tls {
+            Some(spec) => match crate::tls::ListenerTls::compile(spec) {
+                Ok(tls) => Some(Arc::new(tls)),
+                Err(tls_errors) => {
+                    for e in tls_errors {
+                        errors.push(err(format!("listeners[{li}].tls"), e));
+                    }
+                    continue;
+                }
+            },
+            None => None,
+        };
         listeners.push(Arc::new(ListenerRuntime {
             conn_policy,
+            tls,
             name: listener.name.as_str().into(),
             spec: listener.clone(),
             address,

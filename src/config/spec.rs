@@ -99,6 +99,12 @@ pub struct ListenerSpec {
     /// Connection limits, enforced before any HTTP parsing.
     #[serde(default)]
     pub connections: crate::config::spec_conn_limit::ConnectionLimitsSpec,
+    /// TLS termination (HTTPS); plain HTTP when absent.
+    #[serde(default)]
+    pub tls: Option<crate::tls::spec::ListenerTlsSpec>,
+    /// Answer every request with a redirect to HTTPS (plain listeners).
+    #[serde(default)]
+    pub https_redirect: Option<crate::tls::spec::HttpsRedirectSpec>,
 }
 
 /// Whether a PROXY protocol (v1 or v2) header precedes the client's bytes.
@@ -301,6 +307,9 @@ pub struct BackendSpec {
     /// Idle keep-alive connections kept per endpoint.
     #[serde(default = "default_idle_per_endpoint")]
     pub max_idle_per_endpoint: usize,
+    /// TLS to the endpoints; plain HTTP when absent.
+    #[serde(default)]
+    pub tls: Option<crate::tls::spec::BackendTlsSpec>,
 }
 
 fn default_idle_per_endpoint() -> usize {

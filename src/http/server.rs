@@ -59,11 +59,14 @@ pub async fn serve<IO>(
             runtime.spec.connections.clone(),
         )
     };
+    let peer = conn.peer.0;
     let max_requests = limits.max_requests.unwrap_or(u64::MAX);
     let served = Arc::new(AtomicU64::new(0));
     let service = service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
         // One snapshot per request: a reload never changes a request midway.
         let listener = state.load_full();
+        // A clone is a copy plus, on TLS, one reference count.
+        let conn = conn.clone();
         let served = Arc::clone(&served);
         async move {
             let http1 = req.version() <= hyper::Version::HTTP_11;
@@ -98,6 +101,6 @@ pub async fn serve<IO>(
         }
     };
     if let Err(e) = result {
-        tracing::debug!(peer = %conn.peer.0, error = %e, "connection ended with an error");
+        tracing::debug!(peer = %peer, error = %e, "connection ended with an error");
     }
 }

@@ -151,6 +151,8 @@ pub struct AccessRecord {
     /// Why the gateway answered itself (`ip_denied`, `no_route`, ...).
     pub reason: Option<&'static str>,
     pub body_error: bool,
+    /// Handshake facts on TLS listeners.
+    pub tls: Option<Arc<crate::tls::identity::TlsFacts>>,
 }
 
 #[derive(Serialize)]
@@ -181,6 +183,14 @@ struct Line<'a> {
     reason: Option<&'static str>,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     aborted: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tls_version: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tls_cipher: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sni: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    client_subject: Option<&'a str>,
 }
 
 impl AccessRecord {
@@ -210,6 +220,14 @@ impl AccessRecord {
             policy: self.policy.as_deref(),
             reason: self.reason,
             aborted: self.body_error,
+            tls_version: self.tls.as_ref().map(|t| t.version),
+            tls_cipher: self.tls.as_ref().map(|t| t.cipher),
+            sni: self.tls.as_ref().and_then(|t| t.sni.as_deref()),
+            client_subject: self
+                .tls
+                .as_ref()
+                .and_then(|t| t.client.as_ref())
+                .map(|c| c.subject.as_str()),
         };
         let mut buf = Vec::with_capacity(384);
         if serde_json::to_writer(&mut buf, &line).is_ok() {
@@ -276,6 +294,7 @@ mod tests {
             policy: Some("block".into()),
             reason: Some("ip_denied"),
             body_error: false,
+            tls: None,
         }
     }
 
