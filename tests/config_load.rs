@@ -509,3 +509,38 @@ fn load_file_labels_errors_with_given_path() {
     std::fs::write(&path, "admin: {address: \"[::1]:0\"}\n").expect("write");
     assert_eq!(load_file(&path).expect("valid").admin.address, "[::1]:0");
 }
+
+#[test]
+fn limit_fields_have_positions() {
+    let text = "\
+listeners:
+  - name: web
+    address: 127.0.0.1:8080
+    http: {max_uri_bytes: 10}
+    connections:
+      per_client_ip: 0
+      overrides: [{cidr: 10.0.0.0/33, exempt: true}]
+policies:
+  - name: rl
+    rate_limit:
+      limits: [{rate: 0}]
+      key: [{header: \"bad header\"}]
+      ipv6_prefix: 129
+      schedule: {windows: [{from: \"25:00\", to: \"06:00\", limits: [{rate: 1}]}]}
+  - name: inf
+    inflight: {max: 0}
+";
+    assert_eq!(
+        errors(text),
+        [
+            "gateway.yaml:4:27 listeners[0].http.max_uri_bytes: must be between 64 and 1048576",
+            "gateway.yaml:6:22 listeners[0].connections.per_client_ip: must be at least 1 (omit for no limit)",
+            "gateway.yaml:7:26 listeners[0].connections.overrides[0].cidr: \"10.0.0.0/33\" is not an IP address or CIDR",
+            "gateway.yaml:11:23 policies[0].rate_limit.limits[0].rate: must be between 1 and 1000000000",
+            "gateway.yaml:12:22 policies[0].rate_limit.key[0].header: invalid header name \"bad header\"",
+            "gateway.yaml:13:20 policies[0].rate_limit.ipv6_prefix: must be between 0 and 128",
+            "gateway.yaml:14:35 policies[0].rate_limit.schedule.windows[0].from: \"25:00\" is not HH:MM",
+            "gateway.yaml:16:21 policies[1].inflight.max: must be at least 1",
+        ]
+    );
+}

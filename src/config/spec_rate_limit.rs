@@ -45,6 +45,61 @@ pub struct RateLimitSpec {
     /// loaded of a sample, are evicted.
     #[serde(default = "default_max_keys")]
     pub max_keys: usize,
+    /// Limits chosen by a request attribute (e.g. a plan header); a request
+    /// whose attribute matches a tier uses its limits instead of `limits`.
+    #[serde(default)]
+    pub tiers: Option<TiersSpec>,
+    /// Time-of-day windows with their own limits (when no tier matched).
+    #[serde(default)]
+    pub schedule: Option<ScheduleSpec>,
+}
+
+/// The attribute a tier is chosen by, and the tiers.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TiersSpec {
+    /// Where the attribute comes from (a JWT claim will be another variant).
+    pub by: TierAttributeSpec,
+    pub levels: Vec<TierSpec>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum TierAttributeSpec {
+    Header(String),
+    Query(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TierSpec {
+    /// The attribute value this tier applies to (exact match).
+    pub value: String,
+    pub limits: Vec<LimitSpec>,
+}
+
+/// Windows of the day, in a fixed UTC offset, with their own limits.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScheduleSpec {
+    /// `+HH:MM` or `-HH:MM`; `+00:00` by default.
+    #[serde(default = "default_offset")]
+    pub utc_offset: String,
+    pub windows: Vec<WindowSpec>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct WindowSpec {
+    /// `HH:MM`, inclusive; a window may wrap past midnight (`22:00`–`06:00`).
+    pub from: String,
+    /// `HH:MM`, exclusive.
+    pub to: String,
+    pub limits: Vec<LimitSpec>,
+}
+
+fn default_offset() -> String {
+    "+00:00".to_owned()
 }
 
 /// `rate` requests per `per`, with `burst` requests accepted at once from rest.

@@ -2,18 +2,58 @@
 //! resolve to file:line:col in the loader).
 
 use crate::config::spec_inflight::InflightSpec;
-use crate::config::spec_rate_limit::{KeyPartSpec, RateLimitAction, RateLimitSpec};
+use crate::config::spec_rate_limit::{
+    KeyPartSpec, LimitSpec, RateLimitAction, RateLimitSpec, TierAttributeSpec,
+};
 use crate::config::validate::Issues;
+use crate::policy::rate_limit::select;
 
 /// Upper bound on tracked keys per limit (about 40 MB at ~36 bytes a key).
 const MAX_KEYS: usize = 10_000_000;
 
 pub(crate) fn check(out: &mut Issues, base: &str, r: &RateLimitSpec) {
-    if r.limits.is_empty() {
-        out.push(format!("{base}.limits"), "at least one limit is required");
+    check_limits(out, &format!("{base}.limits"), &r.limits);
+    if let Some(t) = &r.tiers {
+        let b = format!("{base}.tiers");
+        match &t.by {
+            TierAttributeSpec::Header(name)
+                if http::HeaderName::from_bytes(name.as_bytes()).is_err() =>
+            {
+                out.push(
+                    format!("{b}.by.header"),
+                    format!("invalid header name {name:?}"),
+                )
+            }
+            _ => {}
+        }
+        for (i, level) in t.levels.iter().enumerate() {
+            check_limits(out, &format!("{b}.levels[{i}].limits"), &level.limits);
+        }
     }
-    for (i, l) in r.limits.iter().enumerate() {
-        let f = format!("{base}.limits[{i}]");
+    if let Some(s) = &r.schedule {
+        let b = format!("{base}.schedule");
+        if let Err(e) = select::parse_offset(&s.utc_offset) {
+            out.push(format!("{b}.utc_offset"), e);
+        }
+        for (i, w) in s.windows.iter().enumerate() {
+            let f = format!("{b}.windows[{i}]");
+            for (name, value) in [("from", &w.from), ("to", &w.to)] {
+                if let Err(e) = select::parse_hhmm(value) {
+                    out.push(format!("{f}.{name}"), e);
+                }
+            }
+            check_limits(out, &format!("{f}.limits"), &w.limits);
+        }
+    }
+    check_rest(out, base, r);
+}
+
+fn check_limits(out: &mut Issues, base: &str, limits: &[LimitSpec]) {
+    if limits.is_empty() {
+        out.push(base, "at least one limit is required");
+    }
+    for (i, l) in limits.iter().enumerate() {
+        let f = format!("{base}[{i}]");
         if l.rate == 0 || l.rate > 1_000_000_000 {
             out.push(format!("{f}.rate"), "must be between 1 and 1000000000");
         } else if l.per.as_nanos() / u128::from(l.rate) == 0 {
@@ -28,6 +68,9 @@ pub(crate) fn check(out: &mut Issues, base: &str, r: &RateLimitSpec) {
             }
         }
     }
+}
+
+fn check_rest(out: &mut Issues, base: &str, r: &RateLimitSpec) {
     if r.key.is_empty() {
         out.push(format!("{base}.key"), "key needs at least one part");
     }

@@ -7,6 +7,8 @@ use std::time::Instant;
 pub trait Clock: Send + Sync + std::fmt::Debug {
     /// Monotonic nanoseconds; never 0 (0 means "at rest" in limiter state).
     fn now_ns(&self) -> u64;
+    /// Wall-clock Unix seconds, for time-of-day schedules.
+    fn wall_secs(&self) -> u64;
 }
 
 /// The process clock, counted from its creation plus one second.
@@ -28,23 +30,41 @@ impl Clock for MonotonicClock {
         let elapsed = u64::try_from(self.origin.elapsed().as_nanos()).unwrap_or(u64::MAX / 2);
         elapsed.saturating_add(1_000_000_000)
     }
+
+    fn wall_secs(&self) -> u64 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs())
+    }
 }
 
 /// A clock tests move by hand.
 #[derive(Debug)]
-pub struct ManualClock(AtomicU64);
+pub struct ManualClock {
+    ns: AtomicU64,
+    wall: AtomicU64,
+}
 
 impl ManualClock {
     pub fn new(start_ns: u64) -> Self {
-        Self(AtomicU64::new(start_ns.max(1)))
+        Self {
+            ns: AtomicU64::new(start_ns.max(1)),
+            wall: AtomicU64::new(0),
+        }
     }
     pub fn advance(&self, ns: u64) {
-        self.0.fetch_add(ns, Ordering::Relaxed);
+        self.ns.fetch_add(ns, Ordering::Relaxed);
+    }
+    pub fn set_wall(&self, unix_secs: u64) {
+        self.wall.store(unix_secs, Ordering::Relaxed);
     }
 }
 
 impl Clock for ManualClock {
     fn now_ns(&self) -> u64 {
-        self.0.load(Ordering::Relaxed)
+        self.ns.load(Ordering::Relaxed)
+    }
+    fn wall_secs(&self) -> u64 {
+        self.wall.load(Ordering::Relaxed)
     }
 }

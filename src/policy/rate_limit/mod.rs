@@ -9,6 +9,7 @@
 pub mod clock;
 pub mod gcra;
 pub mod key;
+pub mod select;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -24,6 +25,7 @@ use crate::state::bounded::BoundedState;
 use clock::{Clock, MonotonicClock};
 use gcra::{Gcra, Verdict};
 use key::{KeyBuilder, KeyOutcome};
+use select::Selector;
 
 const NS: u64 = 1_000_000_000;
 
@@ -52,7 +54,9 @@ pub struct Counters {
 pub struct RateLimit {
     /// The spec it was built from; equal specs reuse this object on reload.
     pub spec: RateLimitSpec,
-    limits: Vec<Limit>,
+    /// Limit sets: 0 is `limits`, then tiers, then schedule windows.
+    sets: Vec<Vec<Limit>>,
+    selector: Selector,
     key: KeyBuilder,
     delay: bool,
     dry_run: bool,
@@ -67,9 +71,10 @@ pub enum Outcome {
     Allow,
     /// Accepted after waiting this long.
     Delay(Duration),
-    /// Over a limit; `limit` is its index.
+    /// Over a limit: `limit` in limit set `set`.
     Reject {
         retry_after_ns: u64,
+        set: usize,
         limit: usize,
     },
     /// The key is missing and `missing_key: reject`.
@@ -93,18 +98,31 @@ impl RateLimit {
         } else {
             Duration::ZERO
         };
-        let mut limits = Vec::with_capacity(spec.limits.len());
-        for (i, l) in spec.limits.iter().enumerate() {
-            let burst = l.burst.unwrap_or(l.rate);
-            let gcra = Gcra::new(l.rate, l.per, burst, max_delay)
-                .ok_or_else(|| format!("limits[{i}]: rate, per and burst do not form a limit"))?;
-            limits.push(Limit {
-                gcra,
-                state: BoundedState::new(spec.max_keys),
-                quota: l.rate,
-                window_secs: l.per.as_secs().max(1),
-            });
+        let mut sets = vec![build_limits(
+            "limits",
+            &spec.limits,
+            max_delay,
+            spec.max_keys,
+        )?];
+        for (i, tier) in spec.tiers.iter().flat_map(|t| &t.levels).enumerate() {
+            let field = format!("tiers.levels[{i}].limits");
+            sets.push(build_limits(
+                &field,
+                &tier.limits,
+                max_delay,
+                spec.max_keys,
+            )?);
         }
+        for (i, window) in spec.schedule.iter().flat_map(|s| &s.windows).enumerate() {
+            let field = format!("schedule.windows[{i}].limits");
+            sets.push(build_limits(
+                &field,
+                &window.limits,
+                max_delay,
+                spec.max_keys,
+            )?);
+        }
+        let selector = Selector::compile(spec.tiers.as_ref(), spec.schedule.as_ref())?;
         let key = KeyBuilder::compile(
             &spec.key,
             spec.ipv4_prefix,
@@ -115,7 +133,8 @@ impl RateLimit {
         let status = StatusCode::from_u16(spec.status).map_err(|_| "status: invalid".to_owned())?;
         Ok(Self {
             spec: spec.clone(),
-            limits,
+            sets,
+            selector,
             key,
             delay,
             dry_run: spec.dry_run,
@@ -144,12 +163,16 @@ impl RateLimit {
             }
         };
         let now = self.clock.now_ns();
+        let set = self.selector.select(input, self.clock.wall_secs());
+        let Some(limits) = self.sets.get(set) else {
+            return Outcome::Allow; // unreachable: the selector only names compiled sets
+        };
         let mut delay_ns = 0;
-        for (i, limit) in self.limits.iter().enumerate() {
+        for (i, limit) in limits.iter().enumerate() {
             match limit.state.with(key, now, |tat| limit.gcra.check(tat, now)) {
                 Verdict::Allow { delay_ns: d, .. } => delay_ns = delay_ns.max(d),
                 Verdict::Deny { retry_after_ns } => {
-                    for earlier in &self.limits[..i] {
+                    for earlier in &limits[..i] {
                         earlier.state.with(key, now, |tat| earlier.gcra.refund(tat));
                     }
                     if self.dry_run {
@@ -161,6 +184,7 @@ impl RateLimit {
                     self.counters.rejected.fetch_add(1, Ordering::Relaxed);
                     return Outcome::Reject {
                         retry_after_ns,
+                        set,
                         limit: i,
                     };
                 }
@@ -176,17 +200,19 @@ impl RateLimit {
 
     /// The typed rejection for an outcome that rejects.
     pub fn rejection(&self, policy: &Arc<str>, outcome: Outcome) -> Option<Rejection> {
-        let (retry_after_ns, limit, reason) = match outcome {
+        let (retry_after_ns, set, limit, reason) = match outcome {
             Outcome::Reject {
                 retry_after_ns,
+                set,
                 limit,
-            } => (retry_after_ns, limit, "rate_limited"),
-            Outcome::KeyMissing => (0, 0, "rate_limit_key_missing"),
+            } => (retry_after_ns, set, limit, "rate_limited"),
+            Outcome::KeyMissing => (0, 0, 0, "rate_limit_key_missing"),
             _ => return None,
         };
         let (quota, window_secs) = self
-            .limits
-            .get(limit)
+            .sets
+            .get(set)
+            .and_then(|limits| limits.get(limit))
             .map_or((0, 1), |l| (l.quota, l.window_secs));
         Some(Rejection::RateLimited {
             policy: Arc::clone(policy),
@@ -200,11 +226,38 @@ impl RateLimit {
 
     /// Keys tracked by each limit, and heap bytes per key.
     pub fn tracked(&self) -> Vec<(usize, f64)> {
-        self.limits
+        self.sets
             .iter()
+            .flatten()
             .map(|l| (l.state.len(), l.state.bytes_per_key()))
             .collect()
     }
+}
+
+fn build_limits(
+    field: &str,
+    specs: &[crate::config::spec_rate_limit::LimitSpec],
+    max_delay: Duration,
+    max_keys: usize,
+) -> Result<Vec<Limit>, String> {
+    if specs.is_empty() {
+        return Err(format!("{field}: at least one limit is required"));
+    }
+    specs
+        .iter()
+        .enumerate()
+        .map(|(i, l)| {
+            let burst = l.burst.unwrap_or(l.rate);
+            let gcra = Gcra::new(l.rate, l.per, burst, max_delay)
+                .ok_or_else(|| format!("{field}[{i}]: rate, per and burst do not form a limit"))?;
+            Ok(Limit {
+                gcra,
+                state: BoundedState::new(max_keys),
+                quota: l.rate,
+                window_secs: l.per.as_secs().max(1),
+            })
+        })
+        .collect()
 }
 
 /// The previous generation's limiter when its spec is unchanged (its state

@@ -237,3 +237,48 @@ fn million_keys_stay_within_max_keys() {
     assert!(keys <= 50_000, "{keys}");
     eprintln!("keys {keys}, bytes per key {bytes_per_key:.1}");
 }
+
+#[test]
+fn tier_chosen_by_header() {
+    let mut s = spec(&[(1, 60, 1)], vec![KeyPartSpec::ClientIp]);
+    s.tiers = Some(
+        serde_json::from_value(serde_json::json!({
+            "by": { "header": "x-plan" },
+            "levels": [{ "value": "gold", "limits": [{ "rate": 10, "per": "1m", "burst": 10 }] }]
+        }))
+        .unwrap(),
+    );
+    let (limit, _) = limiter(&s);
+    let mut gold = req("192.0.2.1");
+    gold.headers.insert("x-plan", "gold".parse().unwrap());
+    let mut unknown = req("192.0.2.2");
+    unknown
+        .headers
+        .insert("x-plan", "platinum".parse().unwrap());
+    assert_eq!(allowed(&limit, &gold, 20), 10);
+    assert_eq!(allowed(&limit, &unknown, 20), 1);
+    assert_eq!(allowed(&limit, &req("192.0.2.3"), 20), 1);
+}
+
+#[test]
+fn schedule_switches_with_the_clock() {
+    let mut s = spec(&[(1, 60, 1)], vec![KeyPartSpec::ClientIp]);
+    // Business hours in UTC+02:00 get a larger allowance; the window wraps
+    // nothing here, the night one wraps past midnight.
+    s.schedule = Some(serde_json::from_value(serde_json::json!({
+        "utc_offset": "+02:00",
+        "windows": [
+            { "from": "09:00", "to": "17:00", "limits": [{ "rate": 5, "per": "1m", "burst": 5 }] },
+            { "from": "22:00", "to": "06:00", "limits": [{ "rate": 2, "per": "1m", "burst": 2 }] }
+        ]
+    })).unwrap());
+    let (limit, clock) = limiter(&s);
+    let day = 20_000 * 86_400; // a midnight UTC
+    let at = |h: u64| day + h * 3600;
+    clock.set_wall(at(8)); // 10:00 local: business hours
+    assert_eq!(allowed(&limit, &req("192.0.2.1"), 10), 5);
+    clock.set_wall(at(16)); // 18:00 local: default
+    assert_eq!(allowed(&limit, &req("192.0.2.2"), 10), 1);
+    clock.set_wall(at(23)); // 01:00 local: night window
+    assert_eq!(allowed(&limit, &req("192.0.2.3"), 10), 2);
+}
