@@ -13,7 +13,7 @@ use hyper::body::Incoming;
 
 use crate::config::compile::{ListenerRuntime, RouteAction};
 use crate::http::body::{RequestBody, ResponseBody};
-use crate::http::body_limit::LimitedBody;
+use crate::http::body_limit::{BodyFault, LimitedBody, MinRate};
 use crate::http::forwarding::{self, Hop};
 use crate::http::normalize::{PathError, normalize_path};
 use crate::http::reject::Rejection;
@@ -252,9 +252,16 @@ async fn handle_request(
         target: &target,
         headers: &parts.headers,
     };
-    let body = match body_limit {
-        Some(limit) => RequestBody::Limited(LimitedBody::new(body, limit)),
-        None => RequestBody::Incoming(body),
+    let min_rate = listener
+        .spec
+        .http
+        .min_body_rate
+        .as_ref()
+        .map(MinRate::from_spec);
+    let body = if body_limit.is_some() || min_rate.is_some() {
+        RequestBody::Limited(LimitedBody::new(body, body_limit, min_rate))
+    } else {
+        RequestBody::Incoming(body)
     };
     let upstreamed = match forward::forward(&backend, request, body, hash_key).await {
         Ok(u) => u,
@@ -268,7 +275,8 @@ async fn handle_request(
                 UpstreamError::Protocol => Rejection::BadGateway {
                     reason: "upstream_error",
                 },
-                UpstreamError::BodyTooLarge => Rejection::PayloadTooLarge,
+                UpstreamError::ClientBody(BodyFault::TooLarge) => Rejection::PayloadTooLarge,
+                UpstreamError::ClientBody(BodyFault::TooSlow) => Rejection::BodyTimeout,
             };
             return held(reject(record, rejection, &request_id));
         }

@@ -148,3 +148,44 @@ async fn long_target_is_414() {
     );
     assert_eq!(upstream.count(), 1);
 }
+
+/// Slow POST: a client that sends its head and then trickles the body is
+/// cut off with 408 (`body_too_slow`) while other clients are served.
+#[tokio::test]
+async fn slow_post_is_cut_off_while_others_are_served() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let upstream = Upstream::start("app").await;
+    let yaml = config(upstream.addr).replace(
+        "max_uri_bytes: 100 }",
+        "max_uri_bytes: 100, min_body_rate: { bytes_per_sec: 1000, grace: 200ms } }",
+    );
+    let gw = Gateway::start(&yaml);
+    let addr = gw.addr("web");
+    let mut slow = Vec::new();
+    for _ in 0..50 {
+        let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+        s.write_all(b"POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 900\r\n\r\nabc")
+            .await
+            .unwrap();
+        slow.push(s);
+    }
+    // Normal clients still get answers while 50 bodies stall.
+    assert_eq!(send(addr, post(500)).await.status, 200);
+    let started = Instant::now();
+    for mut s in slow {
+        let mut out = Vec::new();
+        tokio::time::timeout(WAIT, s.read_to_end(&mut out))
+            .await
+            .expect("slow body never cut off")
+            .unwrap();
+        let text = String::from_utf8_lossy(&out);
+        assert!(text.starts_with("HTTP/1.1 408"), "{text}");
+    }
+    assert!(started.elapsed() < Duration::from_secs(10));
+    let lines = gw.wait_access_lines(51);
+    let slow_lines = lines
+        .iter()
+        .filter(|l| l.contains("\"reason\":\"body_too_slow\""))
+        .count();
+    assert_eq!(slow_lines, 50);
+}

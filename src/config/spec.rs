@@ -149,6 +149,10 @@ pub struct HttpSpec {
     /// unlimited when unset.
     #[serde(default)]
     pub max_body_bytes: Option<u64>,
+    /// Slow-POST defence: a body must keep up this average upload rate
+    /// after a grace period (408 `body_too_slow`).
+    #[serde(default)]
+    pub min_body_rate: Option<crate::config::spec_conn_limit::MinBodyRateSpec>,
     /// Longest request target (path and query) in bytes (414 past it).
     #[serde(default = "default_max_uri_bytes")]
     pub max_uri_bytes: usize,
@@ -169,6 +173,7 @@ impl Default for HttpSpec {
             h2_max_header_list_bytes: default_h2_header_list(),
             h2_max_pending_resets: default_h2_resets(),
             max_body_bytes: None,
+            min_body_rate: None,
             max_uri_bytes: default_max_uri_bytes(),
         }
     }

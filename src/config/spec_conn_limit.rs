@@ -44,6 +44,20 @@ pub struct ConnOverrideSpec {
     pub exempt: bool,
 }
 
+/// Minimum request-body upload rate: by `grace + n / bytes_per_sec` after
+/// the body starts, at least `n` bytes must have arrived.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct MinBodyRateSpec {
+    pub bytes_per_sec: u64,
+    #[serde(default = "default_grace", with = "crate::config::spec::duration")]
+    pub grace: Duration,
+}
+
+fn default_grace() -> Duration {
+    Duration::from_secs(5)
+}
+
 /// `Option<Duration>` as a human string.
 pub mod opt_duration {
     use std::time::Duration;

@@ -286,6 +286,11 @@ fn check_http(out: &mut Issues, base: &str, h: &crate::config::spec::HttpSpec) {
         out.push(f("max_headers"), "must be between 1 and 1000");
     }
     positive_duration(out, f("head_timeout"), h.head_timeout);
+    if let Some(rate) = &h.min_body_rate
+        && rate.bytes_per_sec == 0
+    {
+        out.push(f("min_body_rate.bytes_per_sec"), "must be at least 1");
+    }
     if !(64..=1 << 20).contains(&h.max_uri_bytes) {
         out.push(f("max_uri_bytes"), "must be between 64 and 1048576");
     }

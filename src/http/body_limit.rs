@@ -1,61 +1,100 @@
-//! The request body limit, enforced while the body streams (chunked too):
-//! the frame that would cross the limit is never handed to the upstream
-//! writer, so a backend receives at most the limit. A body whose declared
-//! length is over the limit is refused before any of it is read (see the
-//! pipeline).
+//! Request body limits, enforced while the body streams (chunked too):
+//!
+//! - size: the frame that would cross `max_body_bytes` is never handed to
+//!   the upstream writer, so a backend receives at most the limit (a body
+//!   whose declared length is over it is refused before it is read, in the
+//!   pipeline);
+//! - upload rate (slow POST): after `grace`, each byte must arrive by
+//!   `start + grace + received / bytes_per_sec`; one timer, moved forward as
+//!   data arrives, fires when a client falls behind — also when it sends
+//!   nothing at all.
 
 use std::pin::Pin;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
 use hyper::body::Incoming;
+use tokio::time::{Instant, Sleep};
 
-/// The error a limited body ends with once the client sent too much; the
-/// upstream side recognises it (`is_too_large`) and answers 413.
+use crate::config::spec_conn_limit::MinBodyRateSpec;
+
+/// Which body limit the client broke.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct BodyTooLarge;
-
-impl std::fmt::Display for BodyTooLarge {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("request body exceeds the configured limit")
-    }
+pub enum BodyFault {
+    TooLarge,
+    TooSlow,
 }
 
-impl std::error::Error for BodyTooLarge {}
-
-/// Errors of a request body: the client's stream, or the limit.
+/// Errors of a request body: the client's stream, or a limit.
 #[derive(Debug)]
 pub enum RequestBodyError {
     Client(hyper::Error),
-    TooLarge,
+    Limit(BodyFault),
 }
 
 impl std::fmt::Display for RequestBodyError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             RequestBodyError::Client(e) => e.fmt(f),
-            RequestBodyError::TooLarge => BodyTooLarge.fmt(f),
+            RequestBodyError::Limit(BodyFault::TooLarge) => {
+                f.write_str("request body exceeds the configured limit")
+            }
+            RequestBodyError::Limit(BodyFault::TooSlow) => {
+                f.write_str("request body arrives slower than the minimum rate")
+            }
         }
     }
 }
 
 impl std::error::Error for RequestBodyError {}
 
-/// The client's body with a byte budget.
+/// The minimum upload rate of one body.
+#[derive(Debug)]
+pub struct MinRate {
+    bytes_per_sec: u64,
+    grace: Duration,
+    start: Instant,
+    /// Boxed: only bodies on listeners with a rate limit pay for it.
+    deadline: Pin<Box<Sleep>>,
+}
+
+impl MinRate {
+    pub fn from_spec(spec: &MinBodyRateSpec) -> Self {
+        let start = Instant::now();
+        Self {
+            bytes_per_sec: spec.bytes_per_sec.max(1),
+            grace: spec.grace,
+            start,
+            deadline: Box::pin(tokio::time::sleep_until(start + spec.grace)),
+        }
+    }
+
+    fn advance(&mut self, received: u64) {
+        let owed = Duration::from_secs_f64(received as f64 / self.bytes_per_sec as f64);
+        self.deadline.as_mut().reset(self.start + self.grace + owed);
+    }
+}
+
+/// The client's body with a byte budget and an optional minimum rate.
 #[derive(Debug)]
 pub struct LimitedBody {
     inner: Incoming,
     remaining: u64,
-    exceeded: bool,
+    received: u64,
+    min_rate: Option<MinRate>,
+    fault: Option<BodyFault>,
 }
 
 impl LimitedBody {
-    pub fn new(inner: Incoming, limit: u64) -> Self {
+    pub fn new(inner: Incoming, limit: Option<u64>, min_rate: Option<MinRate>) -> Self {
         Self {
             inner,
-            remaining: limit,
-            exceeded: false,
+            remaining: limit.unwrap_or(u64::MAX),
+            received: 0,
+            min_rate,
+            fault: None,
         }
     }
 }
@@ -69,22 +108,34 @@ impl Body for LimitedBody {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, RequestBodyError>>> {
         let this = self.get_mut();
-        if this.exceeded {
-            return Poll::Ready(Some(Err(RequestBodyError::TooLarge)));
+        if let Some(fault) = this.fault {
+            return Poll::Ready(Some(Err(RequestBodyError::Limit(fault))));
         }
         match Pin::new(&mut this.inner).poll_frame(cx) {
             Poll::Ready(Some(Ok(frame))) => {
                 let len = frame.data_ref().map_or(0, |d| d.len() as u64);
                 if len > this.remaining {
-                    this.exceeded = true;
-                    return Poll::Ready(Some(Err(RequestBodyError::TooLarge)));
+                    this.fault = Some(BodyFault::TooLarge);
+                    return Poll::Ready(Some(Err(RequestBodyError::Limit(BodyFault::TooLarge))));
                 }
                 this.remaining -= len;
+                this.received += len;
+                if let Some(rate) = this.min_rate.as_mut() {
+                    rate.advance(this.received);
+                }
                 Poll::Ready(Some(Ok(frame)))
             }
             Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(RequestBodyError::Client(e)))),
             Poll::Ready(None) => Poll::Ready(None),
-            Poll::Pending => Poll::Pending,
+            Poll::Pending => {
+                if let Some(rate) = this.min_rate.as_mut()
+                    && rate.deadline.as_mut().poll(cx).is_ready()
+                {
+                    this.fault = Some(BodyFault::TooSlow);
+                    return Poll::Ready(Some(Err(RequestBodyError::Limit(BodyFault::TooSlow))));
+                }
+                Poll::Pending
+            }
         }
     }
 

@@ -20,6 +20,8 @@ pub enum Rejection {
     },
     /// The request body is over `http.max_body_bytes` (declared or streamed).
     PayloadTooLarge,
+    /// The client sent its body slower than `http.min_body_rate` (slow POST).
+    BodyTimeout,
     /// The request target is over `http.max_uri_bytes`.
     UriTooLong,
     /// An `inflight` policy had no place (queue full or wait timed out).
@@ -50,6 +52,7 @@ impl Rejection {
             Rejection::NoRoute => StatusCode::NOT_FOUND,
             Rejection::Forbidden { .. } => StatusCode::FORBIDDEN,
             Rejection::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Rejection::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
             Rejection::Overloaded { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Rejection::UriTooLong => StatusCode::URI_TOO_LONG,
             Rejection::RateLimited { status, .. } => *status,
@@ -65,6 +68,7 @@ impl Rejection {
             Rejection::NoRoute => "no_route",
             Rejection::Forbidden { reason, .. } => reason,
             Rejection::PayloadTooLarge => "body_too_large",
+            Rejection::BodyTimeout => "body_too_slow",
             Rejection::Overloaded { .. } => "inflight_limited",
             Rejection::UriTooLong => "uri_too_long",
             Rejection::RateLimited { reason, .. } => reason,
@@ -89,7 +93,10 @@ impl Rejection {
         // An unread (or half-read) oversized body leaves the stream mid-message.
         matches!(
             self,
-            Rejection::BadRequest { .. } | Rejection::PayloadTooLarge | Rejection::UriTooLong
+            Rejection::BadRequest { .. }
+                | Rejection::PayloadTooLarge
+                | Rejection::UriTooLong
+                | Rejection::BodyTimeout
         )
     }
 

@@ -7,6 +7,7 @@ use std::time::Instant;
 use http::{Method, Response};
 
 use crate::http::body::RequestBody;
+use crate::http::body_limit::BodyFault;
 use crate::upstream::backend::Backend;
 use crate::upstream::balance::PickContext;
 use crate::upstream::clock;
@@ -33,8 +34,8 @@ pub enum UpstreamError {
     Timeout,
     /// The endpoint broke the exchange (reset, malformed response).
     Protocol,
-    /// The client's body went over the listener's `max_body_bytes`.
-    BodyTooLarge,
+    /// The client's body broke a listener limit (size or upload rate).
+    ClientBody(BodyFault),
 }
 
 /// The failure and the endpoint it happened on, for the access log.
@@ -150,7 +151,7 @@ async fn attempt(
                 Err(failure) => match (failure.error, failure.body) {
                     (ExchangeError::Stale, Some(returned)) if !fresh => body = returned,
                     (ExchangeError::Stale, _) => return Err(UpstreamError::Protocol),
-                    (ExchangeError::BodyTooLarge, _) => return Err(UpstreamError::BodyTooLarge),
+                    (ExchangeError::ClientBody(fault), _) => return Err(UpstreamError::ClientBody(fault)),
                     (ExchangeError::Protocol(reason), _) => {
                         tracing::debug!(backend = %backend.name, endpoint = %endpoint.address, %reason, "upstream exchange failed");
                         return Err(UpstreamError::Protocol);
@@ -189,7 +190,9 @@ async fn attempt(
             });
         }
         // The client's fault, not the endpoint's: no mark against its health.
-        Ok(Err(UpstreamError::BodyTooLarge)) => return Err(fail(UpstreamError::BodyTooLarge)),
+        Ok(Err(UpstreamError::ClientBody(fault))) => {
+            return Err(fail(UpstreamError::ClientBody(fault)));
+        }
         Ok(Err(error)) => error,
         Err(_) => UpstreamError::Timeout,
     };

@@ -8,7 +8,7 @@ use http_body_util::BodyExt;
 use tokio::io::AsyncWriteExt;
 
 use crate::http::body::RequestBody;
-use crate::http::body_limit::RequestBodyError;
+use crate::http::body_limit::{BodyFault, RequestBodyError};
 use crate::upstream::h1::body::{Release, UpstreamBody};
 use crate::upstream::h1::conn::Connection;
 use crate::upstream::h1::encode::{self, BodyFraming};
@@ -30,9 +30,9 @@ pub enum ExchangeError {
     Stale,
     /// The upstream broke the exchange or answered with a malformed response.
     Protocol(String),
-    /// The client's body went over `max_body_bytes`; the upstream got at
-    /// most the limit and the exchange is abandoned.
-    BodyTooLarge,
+    /// The client's body broke a limit (over `max_body_bytes`: the upstream
+    /// got at most the limit; or too slow); the exchange is abandoned.
+    ClientBody(BodyFault),
 }
 
 #[derive(Debug)]
@@ -89,9 +89,9 @@ pub async fn exchange(
             // The client's body broke off or lied about its length: the
             // upstream is mid-request, so the exchange is abandoned.
             Err(BodyError::Client(reason)) => return Err(protocol(reason, None)),
-            Err(BodyError::TooLarge) => {
+            Err(BodyError::Limit(fault)) => {
                 return Err(Failure {
-                    error: ExchangeError::BodyTooLarge,
+                    error: ExchangeError::ClientBody(fault),
                     body: None,
                 });
             }
@@ -139,7 +139,7 @@ pub async fn exchange(
 #[derive(Debug)]
 enum BodyError {
     Client(String),
-    TooLarge,
+    Limit(BodyFault),
     Upstream(io::Error),
 }
 
@@ -158,7 +158,7 @@ async fn send_body(
     let mut sent: u64 = 0;
     while let Some(frame) = body.frame().await {
         let frame = frame.map_err(|e| match e {
-            RequestBodyError::TooLarge => BodyError::TooLarge,
+            RequestBodyError::Limit(fault) => BodyError::Limit(fault),
             RequestBodyError::Client(e) => BodyError::Client(format!("client body: {e}")),
         })?;
         let Ok(data) = frame.into_data() else {
