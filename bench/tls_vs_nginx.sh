@@ -7,6 +7,7 @@
 #
 #   bench/tls_vs_nginx.sh               # 50 connections, 10 s per run
 #   DURATION=20 CONNS=100 bench/tls_vs_nginx.sh
+#   BASE_PORT=19000 bench/tls_vs_nginx.sh   # four ports from BASE_PORT
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION=${DURATION:-10}
@@ -26,7 +27,15 @@ PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$WORK"; }
 trap cleanup EXIT
 
-UP_PORT=18091; NGX_PORT=18092; PC_PORT=18093; ADMIN_PORT=18094
+BASE_PORT=${BASE_PORT:-18291}
+UP_PORT=$BASE_PORT; NGX_PORT=$((BASE_PORT+1)); PC_PORT=$((BASE_PORT+2)); ADMIN_PORT=$((BASE_PORT+3))
+# Refuse to start on ports someone else listens on: the load would hit their
+# servers and the figures would be theirs.
+for port in $UP_PORT $NGX_PORT $PC_PORT $ADMIN_PORT; do
+  if (echo > /dev/tcp/127.0.0.1/$port) 2>/dev/null; then
+    echo "port $port is in use; set BASE_PORT to a free range" >&2; exit 1
+  fi
+done
 
 # One throwaway certificate for both proxies.
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
@@ -117,7 +126,7 @@ run() {
   local c1; c1=$(cpu_ticks "$pid")
   local reqs; reqs=$(echo "$out" | awk '/requests in/ {print $1}')
   local rps; rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
-  local errs; errs=$(echo "$out" | awk '/Socket errors/ {gsub(",",""); print $4+$6+$8+$10} /Non-2xx/ {print $4}' | paste -sd+ | bc 2>/dev/null || echo 0)
+  local errs; errs=$(echo "$out" | awk '/Socket errors/ {gsub(",",""); n += $4+$6+$8+$10} /Non-2xx/ {n += $NF} END {print n+0}')
   local cpu_us; cpu_us=$(awk -v a="$c0" -v b="$c1" -v t="$TCK" -v n="$reqs" 'BEGIN { printf "%.1f", (b-a)/t*1e6/n }')
   echo "$rps $cpu_us ${errs:-0}"
 }

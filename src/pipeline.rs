@@ -168,6 +168,7 @@ async fn handle_request(
     // 5. Policy chain: listener policies, then route policies.
     let input = PolicyInput {
         client_ip,
+        client_cert: conn.tls.as_ref().and_then(|t| t.client.as_ref()),
         method: req.method(),
         host: &host,
         path: &path,
