@@ -55,6 +55,7 @@ fn check(limit: &RateLimit, r: &Req) -> Outcome {
         query: r.query,
         headers: &r.headers,
         route: r.route,
+        client_cert: None,
     };
     limit.check(&input)
 }
