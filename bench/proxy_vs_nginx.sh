@@ -7,6 +7,8 @@
 #   bench/proxy_vs_nginx.sh            # 50 connections, 10 s each
 #   DURATION=20 CONNS=100 bench/proxy_vs_nginx.sh
 #   PORTCULLIS_EXTRA=bench/extra.yaml  # merge policies etc. (see bench/README.md)
+#   LIMITS=on bench/proxy_vs_nginx.sh  # both: a rate limit that never triggers,
+#                                      # an IP allow-list and a 1 MiB body limit
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION=${DURATION:-10}
@@ -14,6 +16,7 @@ CONNS=${CONNS:-50}
 PROXY_CPU=${PROXY_CPU:-0}
 LOAD_CPU=${LOAD_CPU:-1}
 ACCESS_LOG=${ACCESS_LOG:-off}   # on: both proxies write an access log to a file
+LIMITS=${LIMITS:-off}           # on: rate limit + allow-list + body limit on both
 
 need() { command -v "$1" >/dev/null 2>&1; }
 if ! need nginx || ! need wrk; then
@@ -52,6 +55,17 @@ if [ "$ACCESS_LOG" = on ]; then
   NGX_LOG="access_log $WORK/ngx/access.log;"
   PC_LOG="true"
 fi
+NGX_LIMITS_HTTP=""; NGX_LIMITS_LOC=""
+PC_LISTENER="{ name: web, address: 127.0.0.1:$PC_PORT }"
+PC_POLICIES=""
+if [ "$LIMITS" = on ]; then
+  NGX_LIMITS_HTTP="limit_req_zone \$binary_remote_addr zone=rl:64m rate=1000000r/s; client_max_body_size 1m;"
+  NGX_LIMITS_LOC="limit_req zone=rl burst=1000000 nodelay; allow 127.0.0.0/8; deny all;"
+  PC_LISTENER="{ name: web, address: 127.0.0.1:$PC_PORT, policies: [allow, rl], http: { max_body_bytes: 1048576 } }"
+  PC_POLICIES="policies:
+  - { name: allow, ip_filter: { allow: [127.0.0.0/8] } }
+  - { name: rl, rate_limit: { limits: [{ rate: 1000000, per: 1s, burst: 1000000 }] } }"
+fi
 cat > "$WORK/ngx/nginx.conf" <<CONF
 worker_processes 1;
 master_process off;
@@ -60,11 +74,13 @@ pid $WORK/ngx/nginx.pid;
 events { worker_connections 20000; }
 http {
   $NGX_LOG
+  $NGX_LIMITS_HTTP
   keepalive_requests 1000000;
   upstream app { server 127.0.0.1:$UP_PORT; keepalive 128; }
   server {
     listen 127.0.0.1:$NGX_PORT;
     location / {
+      $NGX_LIMITS_LOC
       proxy_pass http://app;
       proxy_http_version 1.1;
       proxy_set_header Connection "";
@@ -83,7 +99,8 @@ PIDS+=($NGX_PID)
 cat > "$WORK/portcullis.yaml" <<CONF
 admin: { address: 127.0.0.1:$ADMIN_PORT }
 server: { access_log: $PC_LOG }
-listeners: [{ name: web, address: 127.0.0.1:$PC_PORT }]
+listeners: [$PC_LISTENER]
+$PC_POLICIES
 backends:
   - name: app
     endpoints: [{ address: 127.0.0.1:$UP_PORT }]
