@@ -24,6 +24,9 @@ use crate::policy::{Decision, PolicyInput};
 use crate::route::RequestView;
 use crate::upstream::forward::{self, UpstreamError, UpstreamRequest};
 
+/// The policy name denials by the admin deny list are logged under.
+pub const DENY_LIST_POLICY: &str = "deny_list";
+
 /// What the connection knows about itself, fixed for its lifetime.
 #[derive(Debug, Clone, Copy)]
 pub struct ConnectionInfo {
@@ -83,6 +86,8 @@ async fn handle_request(
         policy: None,
         reason: None,
         body_error: false,
+        metrics: Arc::clone(&listener.unrouted),
+        events: listener.events.clone(),
     };
 
     // 1. Who is the client? Only trusted hops' X-Forwarded-For is believed.
@@ -143,8 +148,19 @@ async fn handle_request(
         return reject(record, Rejection::NoRoute, &request_id);
     };
     record.route = Some(Arc::clone(&route.name));
+    record.metrics = Arc::clone(&route.metrics);
 
-    // 5. Policy chain: listener policies, then route policies.
+    // 5. Policy chain: the operator's dynamic deny list first (it must block
+    //    a source at once on every route, whatever its policies), then
+    //    listener policies, then route policies.
+    if let Some(entry) = listener.deny_list.check(client_ip) {
+        tracing::debug!(cidr = %entry.cidr, "client on the deny list");
+        let rejection = Rejection::Forbidden {
+            policy: Arc::from(DENY_LIST_POLICY),
+            reason: "ip_deny_list",
+        };
+        return reject(record, rejection, &request_id);
+    }
     let input = PolicyInput {
         client_ip,
         method: req.method(),

@@ -35,12 +35,18 @@ pub struct AdminSpec {
     /// `host:port`; `127.0.0.1:9901` by default.
     #[serde(default = "default_admin_address")]
     pub address: String,
+    /// File holding the admin API bearer token. Required when `address` is
+    /// not loopback; when set, every admin endpoint but `/healthz` and
+    /// `/readyz` needs `Authorization: Bearer <token>`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_file: Option<String>,
 }
 
 impl Default for AdminSpec {
     fn default() -> Self {
         Self {
             address: default_admin_address(),
+            token_file: None,
         }
     }
 }

@@ -13,6 +13,8 @@ use std::time::{Instant, SystemTime};
 use serde::Serialize;
 
 use crate::listener::client_ip::{ClientIp, PeerAddr};
+use crate::observe::events::SecurityEvents;
+use crate::observe::metrics::RouteMetrics;
 
 const QUEUE_CAPACITY: usize = 65_536;
 
@@ -94,7 +96,8 @@ impl AccessLog {
         self.submit(buf);
     }
 
-    fn submit(&self, line: Vec<u8>) {
+    /// Queues one formatted line (dropped and counted when the queue is full).
+    pub(crate) fn submit(&self, line: Vec<u8>) {
         let Some(tx) = &self.inner.tx else { return };
         match tx.try_send(line) {
             Ok(()) => {}
@@ -149,6 +152,9 @@ pub struct AccessRecord {
     /// Why the gateway answered itself (`ip_denied`, `no_route`, ...).
     pub reason: Option<&'static str>,
     pub body_error: bool,
+    /// The matched route's metrics (the listener's unrouted ones until then).
+    pub metrics: Arc<RouteMetrics>,
+    pub events: SecurityEvents,
 }
 
 #[derive(Serialize)]
@@ -182,10 +188,22 @@ struct Line<'a> {
 impl AccessRecord {
     /// Formats the record and queues it for the writer.
     pub fn emit(self) {
+        let duration = self.start.elapsed();
+        let denied_by = self.policy.as_deref().zip(self.reason);
+        self.metrics.observe(
+            &self.method,
+            self.status,
+            duration.as_secs_f64(),
+            self.upstream_ms,
+            denied_by,
+        );
+        if let Some((policy, reason)) = denied_by {
+            let client = self.client_ip.map(|ip| ip.to_string()).unwrap_or_default();
+            self.events.denied(&self.listener, &client, policy, reason);
+        }
         if !self.log.is_enabled() {
             return;
         }
-        let duration = self.start.elapsed();
         let line = Line {
             time: humantime::format_rfc3339_micros(self.time).to_string(),
             request_id: self.request_id.to_str().unwrap_or("-"),
@@ -270,6 +288,8 @@ mod tests {
             policy: Some("block".into()),
             reason: Some("ip_denied"),
             body_error: false,
+            metrics: crate::observe::metrics::Metrics::detached().route("web", "r"),
+            events: SecurityEvents::disabled(),
         }
     }
 
