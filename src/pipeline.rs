@@ -31,6 +31,8 @@ pub const DENY_LIST_POLICY: &str = "deny_list";
 #[derive(Debug, Clone, Copy)]
 pub struct ConnectionInfo {
     pub peer: PeerAddr,
+    /// The load balancer's address when a PROXY header named `peer`.
+    pub proxied_by: Option<std::net::SocketAddr>,
     pub peer_trusted: bool,
     pub proto: &'static str,
 }
@@ -73,6 +75,7 @@ async fn handle_request(
         request_id: request_id.clone(),
         listener: Arc::clone(&listener.name),
         peer: conn.peer,
+        proxied_by: conn.proxied_by,
         client_ip: None,
         method: req.method().clone(),
         host: String::new(),

@@ -142,6 +142,11 @@ async fn v1_and_v2_headers_name_the_client() {
             let v = access(&gw, n);
             assert_eq!(v["client_ip"], *client);
             assert_eq!(v["peer"], *peer);
+            // The load balancer that sent the header is kept too.
+            assert!(
+                v["proxied_by"].as_str().unwrap().starts_with("127.0.0.1:"),
+                "{v}"
+            );
             assert_eq!(v["listener"], listener);
             n += 1;
         }
@@ -162,6 +167,7 @@ async fn v2_local_command_keeps_the_real_peer() {
     let v = access(&gw, 0);
     assert_eq!(v["client_ip"], "127.0.0.1");
     assert!(v["peer"].as_str().unwrap().starts_with("127.0.0.1:"));
+    assert!(v.get("proxied_by").is_none(), "{v}");
 }
 
 #[tokio::test]

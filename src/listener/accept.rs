@@ -115,6 +115,7 @@ async fn handle_connection(
     }
     let conn = ConnectionInfo {
         peer: PeerAddr(peer),
+        proxied_by: (peer != tcp_peer).then_some(tcp_peer),
         peer_trusted: runtime.trusted.is_trusted(peer.ip()),
         proto: "http",
     };

@@ -137,6 +137,8 @@ pub struct AccessRecord {
     pub request_id: http::HeaderValue,
     pub listener: Arc<str>,
     pub peer: PeerAddr,
+    /// The load balancer that sent a PROXY header naming `peer`.
+    pub proxied_by: Option<SocketAddr>,
     pub client_ip: Option<ClientIp>,
     pub method: http::Method,
     pub host: String,
@@ -164,6 +166,8 @@ struct Line<'a> {
     listener: &'a str,
     client_ip: Option<String>,
     peer: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    proxied_by: Option<String>,
     method: &'a str,
     host: &'a str,
     path: &'a str,
@@ -210,6 +214,7 @@ impl AccessRecord {
             listener: &self.listener,
             client_ip: self.client_ip.map(|ip| ip.to_string()),
             peer: self.peer.0.to_string(),
+            proxied_by: self.proxied_by.map(|a| a.to_string()),
             method: self.method.as_str(),
             host: &self.host,
             path: &self.path,
@@ -275,6 +280,7 @@ mod tests {
             request_id: http::HeaderValue::from_static("abc"),
             listener: "web".into(),
             peer: PeerAddr("127.0.0.1:5555".parse().unwrap()),
+            proxied_by: None,
             client_ip: Some(ClientIp::from_trusted_source("10.0.0.1".parse().unwrap())),
             method: http::Method::GET,
             host: "example.com".into(),

@@ -2,7 +2,6 @@
 //! connection, time out, account health, and retry once where it is safe.
 
 use std::net::SocketAddr;
-use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use http::{Method, Response};
@@ -11,6 +10,7 @@ use crate::http::body::RequestBody;
 use crate::upstream::backend::Backend;
 use crate::upstream::balance::PickContext;
 use crate::upstream::clock;
+use crate::upstream::endpoint::InFlight;
 use crate::upstream::h1::body::{Release, UpstreamBody};
 use crate::upstream::h1::conn::Connection;
 use crate::upstream::h1::exchange::{self, ExchangeError, Outcome};
@@ -120,7 +120,7 @@ async fn attempt(
     };
     let timeouts = &backend.spec.timeouts;
 
-    endpoint.in_flight.fetch_add(1, Ordering::Relaxed);
+    let in_flight = InFlight::start(endpoint);
     let started = Instant::now();
     let result = tokio::time::timeout(timeouts.request, async {
         let mut body = body;
@@ -151,13 +151,15 @@ async fn attempt(
         }
     })
     .await;
-    endpoint.in_flight.fetch_sub(1, Ordering::Relaxed);
     let upstream_ms = started.elapsed().as_secs_f64() * 1000.0;
 
     let error = match result {
         Ok(Ok(outcome)) => {
             let (head, body, upgraded) = match outcome {
-                Outcome::Response(head, body) => (head, body, None),
+                Outcome::Response(head, mut body) => {
+                    body.count_in_flight(in_flight);
+                    (head, body, None)
+                }
                 Outcome::Upgraded(head, conn) => (head, UpstreamBody::empty(), Some(conn)),
             };
             if matches!(head.status.as_u16(), 502..=504) {

@@ -10,6 +10,7 @@ use std::task::{Context, Poll, ready};
 use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
 
+use crate::upstream::endpoint::InFlight;
 use crate::upstream::h1::chunked::{Chunk, ChunkedDecoder};
 use crate::upstream::h1::conn::Connection;
 use crate::upstream::h1::pool::Pool;
@@ -36,6 +37,8 @@ pub struct UpstreamBody {
     state: State,
     keep_alive: bool,
     release: Option<Release>,
+    /// Keeps the request counted against its endpoint while the body streams.
+    in_flight: Option<InFlight>,
 }
 
 impl UpstreamBody {
@@ -56,6 +59,7 @@ impl UpstreamBody {
             state,
             keep_alive,
             release: Some(release),
+            in_flight: None,
         };
         if matches!(body.state, State::Done) {
             // Nothing to stream (HEAD, 204, 304, Content-Length: 0): the
@@ -72,12 +76,21 @@ impl UpstreamBody {
             state: State::Done,
             keep_alive: false,
             release: None,
+            in_flight: None,
+        }
+    }
+
+    /// Ties the endpoint's in-flight count to this body's lifetime.
+    pub fn count_in_flight(&mut self, guard: InFlight) {
+        if self.conn.is_some() {
+            self.in_flight = Some(guard);
         }
     }
 
     /// Returns the connection to the pool if it is clean and keep-alive.
     fn finish(&mut self) {
         self.state = State::Done;
+        self.in_flight = None;
         let (Some(conn), Some(release)) = (self.conn.take(), self.release.take()) else {
             return;
         };
@@ -90,6 +103,7 @@ impl UpstreamBody {
     fn fail(&mut self, error: io::Error) -> Poll<Option<Result<Frame<Bytes>, io::Error>>> {
         self.state = State::Done;
         self.conn = None;
+        self.in_flight = None;
         Poll::Ready(Some(Err(error)))
     }
 }
