@@ -20,10 +20,12 @@ use crate::config::spec::GatewayConfig;
 use crate::listener::accept::{self, RunningListener};
 use crate::listener::bind::bind;
 use crate::listener::drain::DrainControl;
-use crate::observe::access_log::AccessLog;
+use crate::observe::access_log::{AccessLog, QUEUE_CAPACITY};
 use crate::observe::collect::StateCollector;
 use crate::observe::events::SecurityEvents;
 use crate::observe::metrics::Metrics;
+use crate::observe::redact::Redaction;
+use crate::observe::sink;
 use crate::observe::telemetry::Telemetry;
 use crate::provider::file;
 
@@ -41,9 +43,18 @@ pub async fn run(source: ConfigSource, config: GatewayConfig) -> Result<(), Stri
     // Every module registers its metrics into this registry; the admin
     // listener encodes it on `/metrics`.
     let mut registry = Registry::default();
+    // Sinks are opened once: a writer thread owns each (a reload that
+    // changes them takes effect on restart).
+    let access_spec = &config.logging.access;
+    let access_log = AccessLog::with_options(
+        sink::open(&access_spec.sink, "access")?,
+        access_spec.format,
+        Redaction::from_spec(access_spec),
+        QUEUE_CAPACITY,
+    );
     let telemetry = Telemetry {
-        access_log: AccessLog::stdout(),
-        events: SecurityEvents::stderr(),
+        access_log,
+        events: SecurityEvents::open(&config.logging.security.sink)?,
         metrics: Metrics::register(&mut registry),
         deny_list: Arc::default(),
     };

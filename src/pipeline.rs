@@ -20,9 +20,13 @@ use crate::http::request_id::request_id;
 use crate::http::tunnel;
 use crate::listener::client_ip::{PeerAddr, resolve_client_ip};
 use crate::observe::access_log::AccessRecord;
+use crate::observe::facts::RequestFacts;
+use crate::observe::trace::TraceContext;
 use crate::policy::{Decision, PolicyInput};
 use crate::route::RequestView;
 use crate::upstream::forward::{self, UpstreamError, UpstreamRequest};
+
+const TRACEPARENT: http::HeaderName = http::HeaderName::from_static("traceparent");
 
 /// The policy name denials by the admin deny list are logged under.
 pub const DENY_LIST_POLICY: &str = "deny_list";
@@ -91,7 +95,21 @@ async fn handle_request(
         body_error: false,
         metrics: Arc::clone(&listener.unrouted),
         events: listener.events.clone(),
+        facts: RequestFacts::default(),
     };
+    // The trace continues upstream whether or not this request is logged.
+    let trace = TraceContext::from_header(req.headers().get(TRACEPARENT));
+    if logging {
+        record.facts = RequestFacts::capture(
+            req.headers(),
+            req.uri().query(),
+            conn.proto,
+            trace,
+            listener.access_log.redaction(),
+        );
+    } else {
+        record.facts.trace = trace;
+    }
 
     // 1. Who is the client? Only trusted hops' X-Forwarded-For is believed.
     let client_ip = resolve_client_ip(conn.peer.0.ip(), req.headers(), &listener.trusted);
@@ -210,6 +228,9 @@ async fn handle_request(
         proto: conn.proto,
     };
     forwarding::set_forwarding_headers(&mut parts.headers, hop, &request_id);
+    parts
+        .headers
+        .insert(TRACEPARENT, record.facts.trace.header());
     if let Some(host) = host_value {
         parts.headers.insert(header::HOST, host);
     }

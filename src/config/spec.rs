@@ -26,6 +26,9 @@ pub struct GatewayConfig {
     pub backends: Vec<BackendSpec>,
     #[serde(default)]
     pub policies: Vec<PolicySpec>,
+    /// Access-log format, redaction and sinks; security event sink.
+    #[serde(default)]
+    pub logging: crate::config::spec_logging::LoggingSpec,
 }
 
 /// The admin listener (health, readiness; later metrics and the admin API).

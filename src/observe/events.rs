@@ -35,6 +35,13 @@ impl SecurityEvents {
         }
     }
 
+    /// Events into `sink` (see `logging.security.sink`).
+    pub fn open(sink: &crate::config::spec_logging::SinkSpec) -> Result<Self, String> {
+        Ok(Self::to_writer(crate::observe::sink::open(
+            sink, "security",
+        )?))
+    }
+
     /// Events into any writer (tests, files).
     pub fn to_writer(out: Box<dyn std::io::Write + Send>) -> Self {
         Self {

@@ -2,5 +2,10 @@
 pub mod access_log;
 pub mod collect;
 pub mod events;
+pub mod facts;
+pub mod format;
 pub mod metrics;
+pub mod redact;
+pub mod sink;
 pub mod telemetry;
+pub mod trace;
