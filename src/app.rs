@@ -265,6 +265,9 @@ impl Gateway {
             return Err("gateway is draining".into());
         };
         for runtime in &next.listeners {
+            if let (Some(tls), Some(spec)) = (&runtime.tls, &runtime.spec.tls) {
+                tls.watch(&runtime.name, spec);
+            }
             if let Some(running) = self.listeners.get(&*runtime.name)
                 && running.configured == runtime.spec.address
             {

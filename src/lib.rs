@@ -24,4 +24,5 @@ pub mod pipeline;
 pub mod policy;
 pub mod provider;
 pub mod route;
+pub mod tls;
 pub mod upstream;

@@ -70,7 +70,10 @@ fn main() -> ExitCode {
 
 fn validate(path: &std::path::Path) -> ExitCode {
     match load::load_file(path) {
-        Ok(_) => {
+        Ok(config) => {
+            for warning in portcullis::tls::validate::warnings(&config) {
+                eprintln!("{}: warning: {warning}", path.display());
+            }
             println!("{}: ok", path.display());
             ExitCode::SUCCESS
         }

@@ -32,13 +32,15 @@ const TRACEPARENT: http::HeaderName = http::HeaderName::from_static("traceparent
 pub const DENY_LIST_POLICY: &str = "deny_list";
 
 /// What the connection knows about itself, fixed for its lifetime.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct ConnectionInfo {
     pub peer: PeerAddr,
     /// The load balancer's address when a PROXY header named `peer`.
     pub proxied_by: Option<std::net::SocketAddr>,
     pub peer_trusted: bool,
     pub proto: &'static str,
+    /// Handshake facts on a TLS listener (version, SNI, client identity).
+    pub tls: Option<Arc<crate::tls::identity::TlsFacts>>,
 }
 
 /// Handles one request on `listener` (the snapshot loaded for this request).
@@ -54,7 +56,9 @@ pub async fn handle(
     // requests after it would reach hyper unjudged.
     let asks_upgrade = req.version() <= http::Version::HTTP_11
         && (req.headers().contains_key(header::UPGRADE) || req.method() == http::Method::CONNECT);
+    let hsts = listener.tls.as_ref().and_then(|t| t.hsts.clone());
     let mut response = handle_request(listener, conn, req).await;
+    crate::http::redirect::add_hsts(&mut response, hsts.as_ref());
     if asks_upgrade && response.status() != StatusCode::SWITCHING_PROTOCOLS {
         response
             .headers_mut()
@@ -96,6 +100,7 @@ async fn handle_request(
         metrics: Arc::clone(&listener.unrouted),
         events: listener.events.clone(),
         facts: RequestFacts::default(),
+        tls: conn.tls.clone(),
     };
     // The trace continues upstream whether or not this request is logged.
     let trace = TraceContext::from_header(req.headers().get(TRACEPARENT));
@@ -139,6 +144,19 @@ async fn handle_request(
     };
     if logging {
         record.host.push_str(&host);
+    }
+    // A plain listener set to redirect answers before routing: nothing is
+    // served in clear.
+    if let Some(redirect) = &listener.spec.https_redirect {
+        let target = req.uri().path_and_query().map_or("/", |pq| pq.as_str());
+        if logging {
+            record.path.push_str(req.uri().path());
+        }
+        if let Some(response) =
+            crate::http::redirect::to_https(redirect, req.method(), &host, target)
+        {
+            return finish(record, response, &request_id);
+        }
     }
     let path = match normalize_path(req.uri().path(), listener.spec.http.encoded_slash) {
         Ok(p) => p,
@@ -231,6 +249,11 @@ async fn handle_request(
     parts
         .headers
         .insert(TRACEPARENT, record.facts.trace.header());
+    crate::tls::identity::forward_client_cert(
+        &mut parts.headers,
+        listener.tls.as_deref(),
+        conn.tls.as_deref(),
+    );
     if let Some(host) = host_value {
         parts.headers.insert(header::HOST, host);
     }

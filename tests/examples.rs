@@ -30,6 +30,7 @@ fn the_documented_examples_exist() {
         "ip-filter.yaml",
         "load-balancing.yaml",
         "quickstart.yaml",
+        "tls.yaml",
         "trusted-proxies.yaml",
     ] {
         assert!(
@@ -75,6 +76,7 @@ fn yaml_blocks_in_the_guides_validate() {
         "client-ip.md",
         "load-balancing.md",
         "strict-http.md",
+        "tls.md",
     ] {
         let text = std::fs::read_to_string(docs.join(name)).expect("read doc");
         let mut rest = text.as_str();

@@ -48,6 +48,8 @@ pub struct ListenerRuntime {
     pub metrics: ListenerMetrics,
     /// Metrics for requests no route matched (or refused before routing).
     pub unrouted: Arc<RouteMetrics>,
+    /// TLS termination; `None` on a plain listener.
+    pub tls: Option<Arc<crate::tls::ListenerTls>>,
 }
 
 #[derive(Debug)]
@@ -196,7 +198,20 @@ pub fn compile_with(
                 continue;
             }
         };
+        let tls = match &listener.tls {
+            Some(spec) => match crate::tls::ListenerTls::compile(spec) {
+                Ok(tls) => Some(Arc::new(tls)),
+                Err(tls_errors) => {
+                    for e in tls_errors {
+                        errors.push(err(format!("listeners[{li}].tls"), e));
+                    }
+                    continue;
+                }
+            },
+            None => None,
+        };
         listeners.push(Arc::new(ListenerRuntime {
+            tls,
             name: listener.name.as_str().into(),
             spec: listener.clone(),
             address,

@@ -105,6 +105,12 @@ pub struct ListenerSpec {
     pub policies: Vec<String>,
     #[serde(default)]
     pub http: HttpSpec,
+    /// TLS termination (HTTPS); plain HTTP when absent.
+    #[serde(default)]
+    pub tls: Option<crate::tls::spec::ListenerTlsSpec>,
+    /// Answer every request with a redirect to HTTPS (plain listeners).
+    #[serde(default)]
+    pub https_redirect: Option<crate::tls::spec::HttpsRedirectSpec>,
 }
 
 /// Whether a PROXY protocol (v1 or v2) header precedes the client's bytes.
@@ -294,6 +300,9 @@ pub struct BackendSpec {
     /// Idle keep-alive connections kept per endpoint.
     #[serde(default = "default_idle_per_endpoint")]
     pub max_idle_per_endpoint: usize,
+    /// TLS to the endpoints; plain HTTP when absent.
+    #[serde(default)]
+    pub tls: Option<crate::tls::spec::BackendTlsSpec>,
 }
 
 fn default_idle_per_endpoint() -> usize {

@@ -139,6 +139,10 @@ pub fn validate(cfg: &GatewayConfig) -> Vec<Issue> {
     for (i, b) in cfg.backends.iter().enumerate() {
         check_backend(&mut out, &format!("backends[{i}]"), b);
     }
+    // TLS: files load, keys match, certificates cover route hosts.
+    for issue in crate::tls::validate::validate(cfg) {
+        out.push(issue.field, issue.message);
+    }
 
     for (i, p) in cfg.policies.iter().enumerate() {
         let base = format!("policies[{i}]");

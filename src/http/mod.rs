@@ -2,6 +2,7 @@
 pub mod body;
 pub mod forwarding;
 pub mod normalize;
+pub mod redirect;
 pub mod reject;
 pub mod request_id;
 pub mod server;

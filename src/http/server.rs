@@ -50,9 +50,12 @@ pub async fn serve<IO>(
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let builder = builder(&state.load().spec.http);
+    let peer = conn.peer.0;
     let service = service_fn(move |req| {
         // One snapshot per request: a reload never changes a request midway.
         let listener = state.load_full();
+        // A clone is a copy plus, on TLS, one reference count.
+        let conn = conn.clone();
         async move { Ok::<_, Infallible>(pipeline::handle(listener, &conn, req).await) }
     });
     let connection = builder.serve_connection_with_upgrades(TokioIo::new(io), service);
@@ -67,6 +70,6 @@ pub async fn serve<IO>(
         }
     };
     if let Err(e) = result {
-        tracing::debug!(peer = %conn.peer.0, error = %e, "connection ended with an error");
+        tracing::debug!(peer = %peer, error = %e, "connection ended with an error");
     }
 }

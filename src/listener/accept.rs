@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
@@ -113,12 +114,8 @@ async fn handle_connection(
             }
         }
     }
-    let conn = ConnectionInfo {
-        peer: PeerAddr(peer),
-        proxied_by: (peer != tcp_peer).then_some(tcp_peer),
-        peer_trusted: runtime.trusted.is_trusted(peer.ip()),
-        proto: "http",
-    };
+    let tls = runtime.tls.clone();
+    let proxied_by = (peer != tcp_peer).then_some(tcp_peer);
     let limits = FramingLimits {
         max_head_bytes: runtime.spec.http.max_head_bytes,
         max_headers: runtime.spec.http.max_headers,
@@ -126,19 +123,83 @@ async fn handle_connection(
     };
     let log = runtime.access_log.clone();
     let listener = Arc::clone(&runtime.name);
+    let peer_trusted = runtime.trusted.is_trusted(peer.ip());
     drop(runtime);
-    let guard = FramingGuard::new(stream, limits);
-    let violation = guard.violation_handle();
-    server::serve(guard, state, conn, drain).await;
-    // Requests refused on their raw bytes never reached the pipeline; log
-    // them here so every refusal leaves a record.
-    if let Some(v) = violation.get() {
-        tracing::debug!(listener = %listener, peer = %peer, reason = v.as_str(), "request refused: malformed framing");
-        let status = if v == Violation::HeadTimeout {
-            408
-        } else {
-            400
-        };
-        log.refusal(&listener, PeerAddr(peer), status, v.as_str());
+    let served = Served {
+        state,
+        drain,
+        limits,
+        log,
+        listener,
+        peer,
+    };
+    // TLS comes after the PROXY header (which a load balancer sends in
+    // clear) and before the framing guard, which must judge plaintext.
+    match tls {
+        None => {
+            let conn = ConnectionInfo {
+                peer: PeerAddr(peer),
+                proxied_by,
+                peer_trusted,
+                proto: "http",
+                tls: None,
+            };
+            served.serve(stream, conn).await;
+        }
+        Some(tls) => match tls.accept(stream).await {
+            Ok((stream, facts)) => {
+                let conn = ConnectionInfo {
+                    peer: PeerAddr(peer),
+                    proxied_by,
+                    peer_trusted,
+                    proto: "https",
+                    tls: Some(Arc::new(facts)),
+                };
+                served.serve(stream, conn).await;
+            }
+            Err(error) => {
+                tracing::info!(listener = %served.listener, peer = %tcp_peer, reason = "tls_handshake", %error, "connection refused");
+            }
+        },
+    }
+}
+
+/// What serving a connection needs once the transport is settled.
+struct Served {
+    state: Arc<ArcSwap<ListenerRuntime>>,
+    drain: Drain,
+    limits: FramingLimits,
+    log: crate::observe::access_log::AccessLog,
+    listener: Arc<str>,
+    peer: SocketAddr,
+}
+
+impl Served {
+    async fn serve<IO>(self, stream: IO, conn: ConnectionInfo)
+    where
+        IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        let Served {
+            state,
+            drain,
+            limits,
+            log,
+            listener,
+            peer,
+        } = self;
+        let guard = FramingGuard::new(stream, limits);
+        let violation = guard.violation_handle();
+        server::serve(guard, state, conn, drain).await;
+        // Requests refused on their raw bytes never reached the pipeline; log
+        // them here so every refusal leaves a record.
+        if let Some(v) = violation.get() {
+            tracing::debug!(listener = %listener, peer = %peer, reason = v.as_str(), "request refused: malformed framing");
+            let status = if v == Violation::HeadTimeout {
+                408
+            } else {
+                400
+            };
+            log.refusal(&listener, PeerAddr(peer), status, v.as_str());
+        }
     }
 }

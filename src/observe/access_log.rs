@@ -191,6 +191,8 @@ pub struct AccessRecord {
     pub events: SecurityEvents,
     /// Trace, query, user agent... (captured only while logging).
     pub facts: RequestFacts,
+    /// Handshake facts on TLS listeners.
+    pub tls: Option<Arc<crate::tls::identity::TlsFacts>>,
 }
 
 #[derive(Serialize)]
@@ -236,6 +238,14 @@ struct Line<'a> {
     aborted: bool,
     #[serde(skip_serializing_if = "HeaderList::is_empty")]
     headers: HeaderList<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tls_version: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tls_cipher: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sni: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    client_subject: Option<&'a str>,
 }
 
 /// Logged request headers as a JSON object.
@@ -328,6 +338,14 @@ impl AccessRecord {
             policy: self.policy.as_deref(),
             reason: self.reason,
             aborted: self.body_error,
+            tls_version: self.tls.as_ref().map(|t| t.version),
+            tls_cipher: self.tls.as_ref().map(|t| t.cipher),
+            sni: self.tls.as_ref().and_then(|t| t.sni.as_deref()),
+            client_subject: self
+                .tls
+                .as_ref()
+                .and_then(|t| t.client.as_ref())
+                .map(|c| c.subject.as_str()),
         };
         serde_json::to_writer(buf, &line).is_ok()
     }
@@ -393,6 +411,7 @@ mod tests {
             metrics: crate::observe::metrics::Metrics::detached().route("web", "r"),
             events: SecurityEvents::disabled(),
             facts: RequestFacts::default(),
+            tls: None,
         }
     }
 

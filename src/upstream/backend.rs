@@ -25,6 +25,8 @@ pub struct Backend {
     /// Idle keep-alive connections, per endpoint.
     pub(crate) pool: Arc<Pool>,
     hash_header: Option<HeaderName>,
+    /// TLS to the endpoints; `None` for plain HTTP.
+    pub(crate) tls: Option<crate::tls::client::BackendTls>,
 }
 
 impl Backend {
@@ -50,6 +52,10 @@ impl Backend {
             _ => None,
         };
         let balancer = Balancer::new(&spec.load_balancing, &endpoints);
+        let tls = match &spec.tls {
+            Some(tls) => Some(crate::tls::client::BackendTls::compile(tls)?),
+            None => None,
+        };
         Ok(Self {
             name: spec.name.as_str().into(),
             spec: spec.clone(),
@@ -66,6 +72,7 @@ impl Backend {
                 max_ejection: spec.health.max_ejection,
             },
             hash_header,
+            tls,
         })
     }
 

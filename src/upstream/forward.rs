@@ -132,9 +132,15 @@ async fn attempt(
             let fresh = conn.is_none();
             let c = match conn.take() {
                 Some(c) => c,
-                None => match Connection::connect(endpoint.address, timeouts.connect).await {
+                None => match Connection::connect(endpoint.address, timeouts.connect, backend.tls.as_ref()).await {
                     Ok(c) => c,
-                    Err(_) => return Err(UpstreamError::ConnectFailed),
+                    Err(e) => {
+                        if e.kind() == std::io::ErrorKind::InvalidData {
+                            // Never a silent downgrade: the request fails (502).
+                            tracing::warn!(backend = %backend.name, endpoint = %endpoint.address, error = %e, "backend TLS handshake failed");
+                        }
+                        return Err(UpstreamError::ConnectFailed);
+                    }
                 },
             };
             match exchange::exchange(c, request.method, request.target, request.headers, body, release.clone()).await {

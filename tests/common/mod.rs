@@ -4,6 +4,7 @@
 
 pub mod attack;
 pub mod prom;
+pub mod tls;
 
 use std::collections::HashMap;
 use std::convert::Infallible;

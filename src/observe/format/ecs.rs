@@ -92,6 +92,20 @@ pub fn write(record: &AccessRecord, duration: Duration, buf: &mut Vec<u8>) -> bo
     if let Some(policy) = &record.policy {
         doc["rule"] = json!({"name": &**policy});
     }
+    if let Some(tls) = &record.tls {
+        let mut t = json!({
+            "version_protocol": "tls",
+            "version": tls.version.trim_start_matches("TLSv"),
+            "cipher": tls.cipher,
+        });
+        if let Some(sni) = &tls.sni {
+            t["client"] = json!({"server_name": sni});
+        }
+        if let Some(cert) = &tls.client {
+            t["client"]["subject"] = cert.subject.as_str().into();
+        }
+        doc["tls"] = t;
+    }
     if let Some(upstream) = record.upstream {
         doc["destination"] = json!({"ip": upstream.ip().to_string(), "port": upstream.port()});
     }

@@ -11,8 +11,6 @@
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
 
-use sha2::{Digest, Sha256};
-
 use crate::observe::sink::for_each_line;
 
 /// The `prev` of the very first record.
@@ -51,10 +49,14 @@ impl<W: Write> HashChain<W> {
 }
 
 fn link_hash(prev: &str, record: &[u8]) -> String {
-    let mut h = Sha256::new();
+    let mut h = ring::digest::Context::new(&ring::digest::SHA256);
     h.update(prev.as_bytes());
     h.update(record);
-    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    h.finish()
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 impl<W: Write> Write for HashChain<W> {

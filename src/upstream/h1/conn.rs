@@ -1,4 +1,4 @@
-//! One upstream TCP connection with its read buffer.
+//! One upstream connection (TCP or TLS) with its read buffer.
 
 use std::io;
 use std::net::SocketAddr;
@@ -6,8 +6,12 @@ use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
+use tokio::io::AsyncWriteExt;
 use tokio::io::{AsyncRead, ReadBuf};
 use tokio::net::TcpStream;
+
+use crate::tls::client::BackendTls;
+use crate::upstream::h1::stream::UpstreamStream;
 
 /// Initial read buffer; it grows up to [`MAX_HEAD_BYTES`] for a large head.
 const READ_BUF: usize = 16 * 1024;
@@ -16,7 +20,7 @@ pub const MAX_HEAD_BYTES: usize = 64 * 1024;
 
 #[derive(Debug)]
 pub struct Connection {
-    pub(crate) stream: TcpStream,
+    pub(crate) stream: UpstreamStream,
     buf: Vec<u8>,
     start: usize,
     end: usize,
@@ -28,11 +32,33 @@ pub struct Connection {
 }
 
 impl Connection {
-    pub async fn connect(address: SocketAddr, timeout: Duration) -> io::Result<Self> {
-        let stream = tokio::time::timeout(timeout, TcpStream::connect(address))
+    /// Connects and, for a TLS backend, completes the handshake, all within
+    /// `timeout`. A TLS failure (bad certificate, wrong name) is an
+    /// `InvalidData` error naming the cause; it never falls back to plain.
+    pub async fn connect(
+        address: SocketAddr,
+        timeout: Duration,
+        tls: Option<&BackendTls>,
+    ) -> io::Result<Self> {
+        let open = async {
+            let tcp = TcpStream::connect(address).await?;
+            tcp.set_nodelay(true)?;
+            match tls {
+                None => Ok::<_, io::Error>(UpstreamStream::Plain(tcp)),
+                Some(tls) => {
+                    let mut session = tls
+                        .connector
+                        .connect(tls.name_for(address), tcp)
+                        .await
+                        .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+                    session.flush().await?;
+                    Ok(UpstreamStream::Tls(Box::new(session)))
+                }
+            }
+        };
+        let stream = tokio::time::timeout(timeout, open)
             .await
             .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "connect timed out"))??;
-        stream.set_nodelay(true)?;
         Ok(Self {
             stream,
             buf: vec![0; READ_BUF],
@@ -100,19 +126,19 @@ impl Connection {
             return false;
         }
         let mut cx = Context::from_waker(Waker::noop());
-        match self.stream.poll_read_ready(&mut cx) {
+        match self.stream.tcp().poll_read_ready(&mut cx) {
             Poll::Pending => true,
             Poll::Ready(Err(_)) => false,
             Poll::Ready(Ok(())) => {
                 let mut probe = [0u8; 1];
-                matches!(self.stream.try_read(&mut probe), Err(e) if e.kind() == io::ErrorKind::WouldBlock)
+                matches!(self.stream.tcp().try_read(&mut probe), Err(e) if e.kind() == io::ErrorKind::WouldBlock)
             }
         }
     }
 
     /// Splits into the socket and the bytes already read past the response
     /// head (for protocol upgrades).
-    pub fn into_parts(self) -> (TcpStream, Vec<u8>) {
+    pub fn into_parts(self) -> (UpstreamStream, Vec<u8>) {
         let leftover = self.buf[self.start..self.end].to_vec();
         (self.stream, leftover)
     }

@@ -15,3 +15,4 @@ pub mod encode;
 pub mod exchange;
 pub mod pool;
 pub mod response;
+pub mod stream;
