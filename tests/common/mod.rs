@@ -4,6 +4,7 @@
 
 pub mod attack;
 pub mod prom;
+pub mod schema;
 pub mod tls;
 
 use std::collections::HashMap;
