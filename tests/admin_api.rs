@@ -133,6 +133,7 @@ async fn deny_list_blocks_at_once_and_expires() {
     // Events in the order they happened: the admin call, then the denial.
     let added = gw.wait_log("\"action\":\"deny_list_added\"");
     assert!(added.contains("\"status_code\":201"), "{added}");
+    assert!(added.contains("\"reason\":\"scanner\""), "{added}");
     let event = gw.wait_log("\"action\":\"request_denied\"");
     assert!(event.contains("\"name\":\"deny_list\""), "{event}");
 

@@ -339,8 +339,16 @@ async fn closed_endpoint_is_ejected_then_tried_again() {
     }
     let back = ejected_at.elapsed();
     assert!(back >= Duration::from_millis(950), "back after {back:?}");
-    let lines = gw.access_log();
-    let last: serde_json::Value = serde_json::from_str(lines.last().unwrap()).unwrap();
+    // The record is written after the response ends: wait for it.
+    let deadline = Instant::now() + WAIT;
+    let last: serde_json::Value = loop {
+        let lines = gw.access_log();
+        let last: serde_json::Value = serde_json::from_str(lines.last().unwrap()).unwrap();
+        if last["reason"] == "connect_failed" || Instant::now() > deadline {
+            break last;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
     assert_eq!(last["upstream"], closed.to_string());
     assert_eq!(last["reason"], "connect_failed");
 

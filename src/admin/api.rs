@@ -22,7 +22,7 @@ use crate::admin::auth::{self, Token};
 use crate::admin::redact::redacted_config;
 use crate::admin::server::Readiness;
 use crate::config::compile::Snapshot;
-use crate::observe::events::action;
+use crate::observe::events::{AdminCall, action};
 use crate::observe::telemetry::Telemetry;
 use crate::upstream::clock::now_ms;
 
@@ -67,13 +67,14 @@ pub async fn handle(req: Request<Incoming>, peer: SocketAddr, state: &AdminState
     let target = format!("{method} {path}");
     let authenticated = state.token.is_some();
     if !auth::authorized(req.headers(), state.token.as_ref()) {
-        state.telemetry.events.admin(
-            action::ADMIN_REQUEST,
-            &peer.to_string(),
-            false,
-            &target,
-            401,
-        );
+        state.telemetry.events.admin(AdminCall {
+            action: action::ADMIN_REQUEST,
+            who: &peer.to_string(),
+            authenticated: false,
+            what: &target,
+            status: 401,
+            detail: None,
+        });
         let mut answer = json_answer(
             StatusCode::UNAUTHORIZED,
             &json!({"error": "bearer token required"}),
@@ -87,14 +88,15 @@ pub async fn handle(req: Request<Incoming>, peer: SocketAddr, state: &AdminState
     if path == "/metrics" && method == Method::GET {
         return metrics(state);
     }
-    let (event, answer) = api(req, &method, &path, peer, state).await;
-    state.telemetry.events.admin(
-        event,
-        &peer.to_string(),
+    let (event, answer, detail) = api(req, &method, &path, peer, state).await;
+    state.telemetry.events.admin(AdminCall {
+        action: event,
+        who: &peer.to_string(),
         authenticated,
-        &target,
-        answer.status().as_u16(),
-    );
+        what: &target,
+        status: answer.status().as_u16(),
+        detail,
+    });
     answer
 }
 
@@ -104,8 +106,8 @@ async fn api(
     path: &str,
     peer: SocketAddr,
     state: &AdminState,
-) -> (&'static str, Answer) {
-    let ok = |v: &Value| (action::ADMIN_REQUEST, json_answer(StatusCode::OK, v));
+) -> (&'static str, Answer, Option<Value>) {
+    let ok = |v: &Value| (action::ADMIN_REQUEST, json_answer(StatusCode::OK, v), None);
     match (method, path) {
         (&Method::GET, "/api/config") => {
             let snapshot = state.snapshot.load();
@@ -119,17 +121,20 @@ async fn api(
             ok(&json!({"routes": redacted_config(&snapshot.config)["routes"]}))
         }
         (&Method::GET, "/api/backends") => ok(&backends(&state.snapshot.load())),
-        (&Method::POST, "/api/reload") => (action::ADMIN_REQUEST, reload(state).await),
+        (&Method::POST, "/api/reload") => (action::ADMIN_REQUEST, reload(state).await, None),
         (&Method::GET, "/api/deny-list") => ok(&deny_list(state)),
         (&Method::POST, "/api/deny-list") => {
-            (action::DENY_LIST_ADDED, deny_add(req, peer, state).await)
+            let (answer, detail) = deny_add(req, peer, state).await;
+            (action::DENY_LIST_ADDED, answer, detail)
         }
         (&Method::DELETE, "/api/deny-list") => {
-            (action::DENY_LIST_REMOVED, deny_remove(req, state).await)
+            let (answer, detail) = deny_remove(req, state).await;
+            (action::DENY_LIST_REMOVED, answer, detail)
         }
         _ => (
             action::ADMIN_REQUEST,
             json_answer(StatusCode::NOT_FOUND, &json!({"error": "not found"})),
+            None,
         ),
     }
 }
@@ -238,40 +243,52 @@ struct DenyRemove {
     cidr: String,
 }
 
-async fn deny_add(req: Request<Incoming>, peer: SocketAddr, state: &AdminState) -> Answer {
+async fn deny_add(
+    req: Request<Incoming>,
+    peer: SocketAddr,
+    state: &AdminState,
+) -> (Answer, Option<Value>) {
     let add: DenyAdd = match read_json(req).await {
         Ok(v) => v,
-        Err(answer) => return answer,
+        Err(answer) => return (answer, None),
     };
+    // What was asked goes into the audit trail, accepted or not.
+    let detail = Some(json!({"cidr": add.cidr, "reason": add.reason, "ttl": add.ttl}));
     let ttl = match add.ttl.as_deref().map(humantime::parse_duration) {
         None => None,
         Some(Ok(d)) if d > Duration::ZERO => Some(d),
-        Some(_) => return bad_request("ttl must be a positive duration such as 30s or 10m"),
+        Some(_) => {
+            let answer = bad_request("ttl must be a positive duration such as 30s or 10m");
+            return (answer, detail);
+        }
     };
     let by = peer.to_string();
-    match state
+    let added = state
         .telemetry
         .deny_list
-        .add(&add.cidr, ttl, &add.reason, &by)
-    {
+        .add(&add.cidr, ttl, &add.reason, &by);
+    let answer = match added {
         Ok(entry) => json_answer(
             StatusCode::CREATED,
             &json!({"cidr": entry.cidr, "reason": entry.reason, "ttl_left_s": entry.ttl_left()}),
         ),
         Err(e) => bad_request(&e),
-    }
+    };
+    (answer, detail)
 }
 
-async fn deny_remove(req: Request<Incoming>, state: &AdminState) -> Answer {
+async fn deny_remove(req: Request<Incoming>, state: &AdminState) -> (Answer, Option<Value>) {
     let remove: DenyRemove = match read_json(req).await {
         Ok(v) => v,
-        Err(answer) => return answer,
+        Err(answer) => return (answer, None),
     };
-    match state.telemetry.deny_list.remove(&remove.cidr) {
+    let detail = Some(json!({"cidr": remove.cidr}));
+    let answer = match state.telemetry.deny_list.remove(&remove.cidr) {
         Ok(true) => json_answer(StatusCode::OK, &json!({"removed": remove.cidr})),
         Ok(false) => json_answer(StatusCode::NOT_FOUND, &json!({"error": "no such entry"})),
         Err(e) => bad_request(&e),
-    }
+    };
+    (answer, detail)
 }
 
 async fn read_json<T: serde::de::DeserializeOwned>(req: Request<Incoming>) -> Result<T, Answer> {

@@ -21,6 +21,17 @@ pub mod action {
     pub const DENY_LIST_REMOVED: &str = "deny_list_removed";
 }
 
+/// One admin API call, for the audit trail.
+#[derive(Debug)]
+pub struct AdminCall<'a> {
+    pub action: &'a str,
+    pub who: &'a str,
+    pub authenticated: bool,
+    pub what: &'a str,
+    pub status: u16,
+    pub detail: Option<Value>,
+}
+
 /// Where security events go. Cloning is cheap.
 #[derive(Debug, Clone)]
 pub struct SecurityEvents {
@@ -102,19 +113,22 @@ impl SecurityEvents {
 
     /// An admin API call: who (the peer, and whether a token was shown),
     /// what (method and path), and the answer's status.
-    pub fn admin(&self, action: &str, who: &str, authenticated: bool, what: &str, status: u16) {
-        let outcome = if status < 400 { "success" } else { "failure" };
-        self.emit(
-            "event",
-            "iam",
-            action,
-            outcome,
-            json!({
-                "source": {"address": who},
-                "user": {"authenticated": authenticated},
-                "http": {"request": {"target": what}, "response": {"status_code": status}},
-            }),
-        );
+    /// `detail` (e.g. the deny-list entry) goes under `portcullis.admin`.
+    pub fn admin(&self, call: AdminCall<'_>) {
+        let outcome = if call.status < 400 {
+            "success"
+        } else {
+            "failure"
+        };
+        let mut body = json!({
+            "source": {"address": call.who},
+            "user": {"authenticated": call.authenticated},
+            "http": {"request": {"target": call.what}, "response": {"status_code": call.status}},
+        });
+        if let Some(detail) = call.detail {
+            body["portcullis"] = json!({"admin": detail});
+        }
+        self.emit("event", "iam", call.action, outcome, body);
     }
 
     fn emit(&self, kind: &str, category: &str, action: &str, outcome: &str, mut body: Value) {
