@@ -180,15 +180,23 @@ impl Gateway {
         let events = &self.telemetry.events;
         let metrics = &self.telemetry.metrics;
         match &outcome {
+            // Counted before the outcome is logged, so whoever waits for
+            // the log line sees the metrics already moved.
             ReloadOutcome::Reloaded { config_hash } => {
                 metrics.reload("reloaded");
                 metrics.config_hash(config_hash);
                 events.reload(trigger, Ok(config_hash));
+                tracing::info!(trigger, config_hash = %config_hash, "config reloaded");
             }
             ReloadOutcome::Unchanged { .. } => metrics.reload("unchanged"),
             ReloadOutcome::Rejected { errors } => {
                 metrics.reload("rejected");
                 events.reload(trigger, Err(errors));
+                tracing::error!(
+                    trigger,
+                    errors = errors.len(),
+                    "config reload rejected; keeping the running config"
+                );
             }
             ReloadOutcome::NotReloadable => {}
         }
@@ -200,14 +208,7 @@ impl Gateway {
             tracing::info!("embedded configuration: nothing to reload");
             return ReloadOutcome::NotReloadable;
         };
-        let rejected = |errors: Vec<String>| {
-            tracing::error!(
-                trigger,
-                errors = errors.len(),
-                "config reload rejected; keeping the running config"
-            );
-            ReloadOutcome::Rejected { errors }
-        };
+        let rejected = |errors: Vec<String>| ReloadOutcome::Rejected { errors };
         let config = match load::load_file(path) {
             Ok(c) => c,
             Err(errors) => {
@@ -236,7 +237,6 @@ impl Gateway {
             tracing::error!(trigger, error = %e, "listener change failed");
             return rejected(vec![e]);
         }
-        tracing::info!(trigger, config_hash = %next.hash, "config reloaded");
         self.current.store(Arc::clone(&next));
         self.snapshot = next;
         ReloadOutcome::Reloaded {

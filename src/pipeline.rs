@@ -152,11 +152,16 @@ async fn handle_request(
         if logging {
             record.path.push_str(req.uri().path());
         }
-        if let Some(response) =
-            crate::http::redirect::to_https(redirect, req.method(), &host, target)
-        {
-            return finish(record, response, &request_id);
-        }
+        // No valid Location (a host that cannot be a header value): refuse
+        // rather than fall through to serving in clear.
+        return match crate::http::redirect::to_https(redirect, req.method(), &host, target) {
+            Some(response) => finish(record, response, &request_id),
+            None => reject(
+                record,
+                Rejection::BadRequest { reason: "bad_host" },
+                &request_id,
+            ),
+        };
     }
     let path = match normalize_path(req.uri().path(), listener.spec.http.encoded_slash) {
         Ok(p) => p,
@@ -202,6 +207,7 @@ async fn handle_request(
     }
     let input = PolicyInput {
         client_ip,
+        client_cert: conn.tls.as_ref().and_then(|t| t.client.as_ref()),
         method: req.method(),
         host: &host,
         path: &path,

@@ -300,12 +300,14 @@ async fn closed_endpoint_is_ejected_then_tried_again() {
         health,
     ));
     let addr = gw.addr("web");
+    let mut sent_total = 0usize;
     // Round robin alternates: two 502s within four requests eject `closed`.
     let mut failures = 0;
     let mut ejecting_sent = None;
     for _ in 0..4 {
         let sent = Instant::now();
         let r = get(addr, "/h").await;
+        sent_total += 1;
         if r.status == 502 {
             failures += 1;
             if failures == 2 {
@@ -322,6 +324,7 @@ async fn closed_endpoint_is_ejected_then_tried_again() {
     let mut during = 0;
     while ejected_at.elapsed() < Duration::from_millis(500) {
         let r = get(addr, "/h").await;
+        sent_total += 1;
         assert_eq!(r.status, 200, "ejected endpoint got traffic");
         during += 1;
     }
@@ -331,6 +334,7 @@ async fn closed_endpoint_is_ejected_then_tried_again() {
     let deadline = Instant::now() + WAIT;
     loop {
         let r = get(addr, "/h").await;
+        sent_total += 1;
         if r.status == 502 {
             break;
         }
@@ -339,16 +343,9 @@ async fn closed_endpoint_is_ejected_then_tried_again() {
     }
     let back = ejected_at.elapsed();
     assert!(back >= Duration::from_millis(950), "back after {back:?}");
-    // The record is written after the response ends: wait for it.
-    let deadline = Instant::now() + WAIT;
-    let last: serde_json::Value = loop {
-        let lines = gw.access_log();
-        let last: serde_json::Value = serde_json::from_str(lines.last().unwrap()).unwrap();
-        if last["reason"] == "connect_failed" || Instant::now() > deadline {
-            break last;
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    };
+    // The writer thread may lag the responses: wait for every record.
+    let lines = gw.wait_access_lines(sent_total);
+    let last: serde_json::Value = serde_json::from_str(&lines[sent_total - 1]).unwrap();
     assert_eq!(last["upstream"], closed.to_string());
     assert_eq!(last["reason"], "connect_failed");
 

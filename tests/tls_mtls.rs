@@ -160,6 +160,50 @@ async fn optional_client_certificate() {
     );
 }
 
+#[tokio::test]
+async fn revoked_client_certificate_is_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ca = Ca::new(dir.path(), "server");
+    let server = ca.leaf(dir.path(), "gw", &["gw.test"]);
+    let clients = Ca::new(dir.path(), "clients");
+    let good = clients.leaf_serial(dir.path(), "good", &["good.test"], 7);
+    let revoked = clients.leaf_serial(dir.path(), "revoked", &["revoked.test"], 8);
+    let crl = clients.crl(dir.path(), "clients", &[8]);
+    let up = Upstream::start("u").await;
+    let yaml = format!(
+        r#"
+admin: {{ address: 127.0.0.1:0 }}
+listeners:
+  - name: https
+    address: 127.0.0.1:0
+    tls:
+      certificates: [{{ cert: "{}", key: "{}" }}]
+      client_auth: {{ mode: required, ca: "{}", crls: ["{}"] }}
+backends:
+  - name: app
+    endpoints: [{{ address: "{}" }}]
+routes:
+  - name: app
+    backend: app
+"#,
+        p(&server.cert),
+        p(&server.key),
+        p(&clients.path),
+        p(&crl),
+        up.addr
+    );
+    let gw = Gateway::start(&yaml);
+    let get = |leaf: &Leaf| {
+        let o = opts(Some(leaf));
+        let pem = ca.pem.clone();
+        let addr = gw.addr("https");
+        async move { tls::get(addr, &pem, &o, "gw.test", "/").await }
+    };
+    assert_eq!(get(&good).await.expect("good cert").status, 200);
+    assert!(get(&revoked).await.is_err(), "revoked cert must be refused");
+    assert_eq!(up.count(), 1);
+}
+
 fn backend_config(upstream: &str, backend_tls: &str) -> String {
     format!(
         r#"

@@ -91,6 +91,12 @@ fn key_mismatch_uncovered_host_and_expiry_are_errors() {
     assert_eq!(code, Some(1));
     assert!(stderr.contains("has expired"), "{stderr}");
 
+    let looping = listener_yaml(&a.cert, &a.key, "[a.example.test]")
+        .replace("    tls:", "    https_redirect: { port: 8443 }\n    tls:");
+    let (code, stderr) = run(dir.path(), &looping);
+    assert_eq!(code, Some(1));
+    assert!(stderr.contains("listeners[0].https_redirect"), "{stderr}");
+
     let missing = dir.path().join("missing.crt");
     let (code, stderr) = run(dir.path(), &listener_yaml(&missing, &a.key, "[]"));
     assert_eq!(code, Some(1));

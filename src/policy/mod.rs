@@ -19,6 +19,8 @@ pub use chain::PolicyChain;
 #[derive(Debug, Clone, Copy)]
 pub struct PolicyInput<'a> {
     pub client_ip: ClientIp,
+    /// The verified client certificate on an mTLS listener.
+    pub client_cert: Option<&'a crate::tls::identity::ClientIdentity>,
     pub method: &'a http::Method,
     pub host: &'a str,
     pub path: &'a str,

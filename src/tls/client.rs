@@ -6,7 +6,8 @@ use std::sync::Arc;
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::{ClientConfig, DigitallySignedStruct, SignatureScheme};
-use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use tokio_rustls::TlsConnector;
 
 use crate::tls::certs;
@@ -50,7 +51,9 @@ impl BackendTls {
         let mut config = match &spec.client_certificate {
             Some(cert) => {
                 let loaded = certs::load(cert)?;
-                let key = rustls_pki_types::PrivateKeyDer::from_pem_file_compat(&cert.key)?;
+                // `load` checked that this key matches the certificate.
+                let key = PrivateKeyDer::from_pem_file(&cert.key)
+                    .map_err(|e| format!("cannot read a private key from {}: {e}", cert.key))?;
                 builder
                     .with_client_auth_cert(loaded.key.cert.clone(), key)
                     .map_err(|e| format!("client_certificate: {e}"))?
@@ -78,18 +81,6 @@ impl BackendTls {
             Some(name) => name.clone(),
             None => ServerName::IpAddress(addr.ip().into()),
         }
-    }
-}
-
-/// Reads a PEM private key; a small shim so callers get a `String` error.
-trait PemKey: Sized {
-    fn from_pem_file_compat(path: &str) -> Result<Self, String>;
-}
-
-impl PemKey for rustls_pki_types::PrivateKeyDer<'static> {
-    fn from_pem_file_compat(path: &str) -> Result<Self, String> {
-        use rustls_pki_types::pem::PemObject;
-        Self::from_pem_file(path).map_err(|e| format!("cannot read a private key from {path}: {e}"))
     }
 }
 

@@ -20,6 +20,13 @@ pub fn validate(cfg: &GatewayConfig) -> Vec<TlsIssue> {
     for (i, listener) in cfg.listeners.iter().enumerate() {
         let Some(tls) = &listener.tls else { continue };
         let base = format!("listeners[{i}].tls");
+        if listener.https_redirect.is_some() {
+            // Every HTTPS request would redirect to itself.
+            push(
+                format!("listeners[{i}].https_redirect"),
+                "a TLS listener cannot redirect to HTTPS; set it on the plain listener".into(),
+            );
+        }
         if tls.certificates.is_empty() {
             push(
                 format!("{base}.certificates"),

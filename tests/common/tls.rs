@@ -58,8 +58,26 @@ impl Ca {
     }
 
     pub fn leaf_with(&self, dir: &Path, file: &str, names: &[&str], key: KeyPair) -> Leaf {
+        self.leaf_full(dir, file, names, key, None)
+    }
+
+    /// A leaf with a chosen serial number (to revoke it in a CRL).
+    pub fn leaf_serial(&self, dir: &Path, file: &str, names: &[&str], serial: u64) -> Leaf {
+        let key = KeyPair::generate().expect("key");
+        self.leaf_full(dir, file, names, key, Some(serial))
+    }
+
+    fn leaf_full(
+        &self,
+        dir: &Path,
+        file: &str,
+        names: &[&str],
+        key: KeyPair,
+        serial: Option<u64>,
+    ) -> Leaf {
         let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
         let mut params = CertificateParams::new(names.clone()).expect("leaf params");
+        params.serial_number = serial.map(rcgen::SerialNumber::from);
         let cn = names.first().cloned().unwrap_or_else(|| file.to_owned());
         params.distinguished_name.push(DnType::CommonName, cn);
         let cert = params.signed_by(&key, &self.issuer).expect("sign leaf");
@@ -73,6 +91,33 @@ impl Ca {
             key: key_path,
             cert_pem,
         }
+    }
+}
+
+impl Ca {
+    /// Writes a CRL revoking `serials` to `dir/<file>.crl.pem`.
+    pub fn crl(&self, dir: &Path, file: &str, serials: &[u64]) -> PathBuf {
+        let now = rcgen::date_time_ymd(2026, 1, 1);
+        let params = rcgen::CertificateRevocationListParams {
+            this_update: now,
+            next_update: rcgen::date_time_ymd(2099, 1, 1),
+            crl_number: rcgen::SerialNumber::from(1u64),
+            issuing_distribution_point: None,
+            revoked_certs: serials
+                .iter()
+                .map(|s| rcgen::RevokedCertParams {
+                    serial_number: rcgen::SerialNumber::from(*s),
+                    revocation_time: now,
+                    reason_code: Some(rcgen::RevocationReason::KeyCompromise),
+                    invalidity_date: None,
+                })
+                .collect(),
+            key_identifier_method: rcgen::KeyIdMethod::Sha256,
+        };
+        let crl = params.signed_by(&self.issuer).expect("sign crl");
+        let path = dir.join(format!("{file}.crl.pem"));
+        std::fs::write(&path, crl.pem().expect("crl pem")).expect("write crl");
+        path
     }
 }
 
