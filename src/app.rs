@@ -8,6 +8,11 @@ use std::time::Duration;
 
 use tokio::signal::unix::{SignalKind, signal};
 
+use arc_swap::ArcSwap;
+use prometheus_client::registry::Registry;
+
+use crate::admin::api::{AdminState, ReloadOutcome};
+use crate::admin::auth;
 use crate::admin::server::{self as admin, Readiness};
 use crate::config::compile::{self, Snapshot};
 use crate::config::load;
@@ -15,7 +20,13 @@ use crate::config::spec::GatewayConfig;
 use crate::listener::accept::{self, RunningListener};
 use crate::listener::bind::bind;
 use crate::listener::drain::DrainControl;
-use crate::observe::access_log::AccessLog;
+use crate::observe::access_log::{AccessLog, QUEUE_CAPACITY};
+use crate::observe::collect::StateCollector;
+use crate::observe::events::SecurityEvents;
+use crate::observe::metrics::Metrics;
+use crate::observe::redact::Redaction;
+use crate::observe::sink;
+use crate::observe::telemetry::Telemetry;
 use crate::provider::file;
 
 /// Where the configuration came from.
@@ -29,23 +40,67 @@ pub enum ConfigSource {
 
 /// Runs the gateway until SIGTERM/SIGINT, then drains and returns.
 pub async fn run(source: ConfigSource, config: GatewayConfig) -> Result<(), String> {
-    let access_log = AccessLog::stdout();
-    let snapshot = compile::compile(config, None, &access_log).map_err(join_errors)?;
+    // Every module registers its metrics into this registry; the admin
+    // listener encodes it on `/metrics`.
+    let mut registry = Registry::default();
+    // Sinks are opened once: a writer thread owns each (a reload that
+    // changes them takes effect on restart).
+    let access_spec = &config.logging.access;
+    let access_log = AccessLog::with_options(
+        sink::open(&access_spec.sink, "access")?,
+        access_spec.format,
+        Redaction::from_spec(access_spec),
+        QUEUE_CAPACITY,
+    );
+    let telemetry = Telemetry {
+        access_log,
+        events: SecurityEvents::open(&config.logging.security.sink)?,
+        metrics: Metrics::register(&mut registry),
+        deny_list: Arc::default(),
+    };
+    let snapshot = Arc::new(compile::compile_with(config, None, &telemetry).map_err(join_errors)?);
+    telemetry.metrics.config_hash(&snapshot.hash);
+    let current = Arc::new(ArcSwap::new(Arc::clone(&snapshot)));
+    registry.register_collector(Box::new(StateCollector {
+        snapshot: Arc::clone(&current),
+        telemetry: telemetry.clone(),
+    }));
 
     let readiness = Readiness::default();
     let admin_addr = snapshot.config.admin.address.clone();
-    let admin_socket = admin_addr
+    let admin_addr: std::net::SocketAddr = admin_addr
         .parse()
-        .map_err(|_| format!("admin.address {admin_addr:?} is not IP:port"))
-        .and_then(|a| bind(a).map_err(|e| format!("admin.address {admin_addr}: {e}")))?;
-    let admin_local = admin::start(admin_socket, readiness.clone()).map_err(|e| e.to_string())?;
+        .map_err(|_| format!("admin.address {admin_addr:?} is not IP:port"))?;
+    // Fail closed: a reachable admin API without a token never starts.
+    let token = auth::load(
+        admin_addr,
+        snapshot
+            .config
+            .admin
+            .token_file
+            .as_deref()
+            .map(std::path::Path::new),
+    )?;
+    let admin_socket = bind(admin_addr).map_err(|e| format!("admin.address {admin_addr}: {e}"))?;
+    let (reload_tx, mut admin_reloads) = tokio::sync::mpsc::channel(4);
+    let admin_state = AdminState {
+        readiness: readiness.clone(),
+        registry,
+        snapshot: Arc::clone(&current),
+        telemetry: telemetry.clone(),
+        reload: reload_tx,
+        token,
+    };
+    let admin_local =
+        admin::start(admin_socket, Arc::new(admin_state)).map_err(|e| e.to_string())?;
     tracing::info!(address = %admin_local, "admin listening");
 
     let drain = DrainControl::new();
     let mut gateway = Gateway {
         listeners: HashMap::new(),
-        snapshot: Arc::new(snapshot),
-        access_log,
+        snapshot,
+        current,
+        telemetry,
         drain,
     };
     let snapshot = Arc::clone(&gateway.snapshot);
@@ -68,10 +123,19 @@ pub async fn run(source: ConfigSource, config: GatewayConfig) -> Result<(), Stri
     };
     readiness.set(true);
     tracing::info!(config_hash = %gateway.snapshot.hash, "gateway started");
+    // Expired deny-list entries already stop matching on hit; pruning them
+    // keeps an expired specific entry from hiding a live broader one.
+    let mut prune = tokio::time::interval(Duration::from_secs(1));
 
     loop {
         tokio::select! {
-            _ = sighup.recv() => gateway.reload(&source, "sighup"),
+            _ = sighup.recv() => {
+                gateway.reload(&source, "sighup");
+            }
+            Some(reply) = admin_reloads.recv() => {
+                let _ = reply.send(gateway.reload(&source, "admin"));
+            }
+            _ = prune.tick() => gateway.telemetry.deny_list.prune_expired(),
             Some(()) = changes.recv() => {
                 // Editors write in several steps; let the burst settle.
                 tokio::time::sleep(Duration::from_millis(50)).await;
@@ -102,55 +166,82 @@ pub async fn run(source: ConfigSource, config: GatewayConfig) -> Result<(), Stri
 struct Gateway {
     listeners: HashMap<String, RunningListener>,
     snapshot: Arc<Snapshot>,
-    access_log: AccessLog,
+    /// The snapshot the admin API and metrics read.
+    current: Arc<ArcSwap<Snapshot>>,
+    telemetry: Telemetry,
     drain: DrainControl,
 }
 
 impl Gateway {
     /// Validates and compiles the new config, then swaps it in. Any error
     /// leaves the running config untouched.
-    fn reload(&mut self, source: &ConfigSource, trigger: &'static str) {
+    fn reload(&mut self, source: &ConfigSource, trigger: &'static str) -> ReloadOutcome {
+        let outcome = self.try_reload(source, trigger);
+        let events = &self.telemetry.events;
+        let metrics = &self.telemetry.metrics;
+        match &outcome {
+            // Counted before the outcome is logged, so whoever waits for
+            // the log line sees the metrics already moved.
+            ReloadOutcome::Reloaded { config_hash } => {
+                metrics.reload("reloaded");
+                metrics.config_hash(config_hash);
+                events.reload(trigger, Ok(config_hash));
+                tracing::info!(trigger, config_hash = %config_hash, "config reloaded");
+            }
+            ReloadOutcome::Unchanged { .. } => metrics.reload("unchanged"),
+            ReloadOutcome::Rejected { errors } => {
+                metrics.reload("rejected");
+                events.reload(trigger, Err(errors));
+                tracing::error!(
+                    trigger,
+                    errors = errors.len(),
+                    "config reload rejected; keeping the running config"
+                );
+            }
+            ReloadOutcome::NotReloadable => {}
+        }
+        outcome
+    }
+
+    fn try_reload(&mut self, source: &ConfigSource, trigger: &'static str) -> ReloadOutcome {
         let ConfigSource::File(path) = source else {
             tracing::info!("embedded configuration: nothing to reload");
-            return;
+            return ReloadOutcome::NotReloadable;
         };
+        let rejected = |errors: Vec<String>| ReloadOutcome::Rejected { errors };
         let config = match load::load_file(path) {
             Ok(c) => c,
             Err(errors) => {
                 for e in &errors.0 {
                     tracing::error!(trigger, "{e}");
                 }
-                tracing::error!(
-                    trigger,
-                    errors = errors.0.len(),
-                    "config reload rejected; keeping the running config"
-                );
-                return;
+                return rejected(errors.0.iter().map(|e| e.to_string()).collect());
             }
         };
         if config == *self.snapshot.config {
             tracing::debug!(trigger, "config unchanged");
-            return;
+            return ReloadOutcome::Unchanged {
+                config_hash: self.snapshot.hash.clone(),
+            };
         }
-        let next = match compile::compile(config, Some(&self.snapshot), &self.access_log) {
+        let next = match compile::compile_with(config, Some(&self.snapshot), &self.telemetry) {
             Ok(s) => Arc::new(s),
             Err(errors) => {
                 for e in &errors {
                     tracing::error!(trigger, file = %path.display(), "{e}");
                 }
-                tracing::error!(
-                    trigger,
-                    "config reload rejected; keeping the running config"
-                );
-                return;
+                return rejected(errors.iter().map(|e| e.to_string()).collect());
             }
         };
         if let Err(e) = self.apply_listeners(&next) {
-            tracing::error!(trigger, error = %e, "config reload rejected; keeping the running config");
-            return;
+            tracing::error!(trigger, error = %e, "listener change failed");
+            return rejected(vec![e]);
         }
-        tracing::info!(trigger, config_hash = %next.hash, "config reloaded");
+        self.current.store(Arc::clone(&next));
         self.snapshot = next;
+        ReloadOutcome::Reloaded {
+            config_hash: self.snapshot.hash.clone(),
+        }
     }
 
     /// Makes the running listeners match `next`: new ones are bound first (a

@@ -1,4 +1,5 @@
-//! The `portcullis` command: run the gateway, or validate a configuration.
+//! The `portcullis` command: run the gateway, validate a configuration, or
+//! verify an audit log's hash chain.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -38,12 +39,27 @@ enum Command {
         #[arg(long, short)]
         config: PathBuf,
     },
+    /// Audit-log tools.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Verify the hash chain of a log file written with `hash_chain: true`;
+    /// exits non-zero and names the first broken link if there is one.
+    Verify { file: PathBuf },
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Validate { config } => validate(&config),
+        Command::Audit {
+            command: AuditCommand::Verify { file },
+        } => audit_verify(&file),
         Command::Run {
             config,
             log_format,
@@ -65,6 +81,27 @@ fn validate(path: &std::path::Path) -> ExitCode {
             eprintln!("{errors}");
             eprintln!("{} error(s)", errors.0.len());
             ExitCode::FAILURE
+        }
+    }
+}
+
+fn audit_verify(path: &std::path::Path) -> ExitCode {
+    use portcullis::observe::sink::chain::{Verdict, verify};
+    match verify(path) {
+        Ok(Verdict::Intact { records, last }) => {
+            println!(
+                "{}: ok, {records} record(s), last hash {last}",
+                path.display()
+            );
+            ExitCode::SUCCESS
+        }
+        Ok(Verdict::Broken { line, why }) => {
+            println!("{}:{line}: chain broken: {why}", path.display());
+            ExitCode::FAILURE
+        }
+        Err(e) => {
+            eprintln!("{}: {e}", path.display());
+            ExitCode::from(2)
         }
     }
 }

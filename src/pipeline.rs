@@ -21,9 +21,16 @@ use crate::http::request_id::request_id;
 use crate::http::tunnel;
 use crate::listener::client_ip::{PeerAddr, resolve_client_ip};
 use crate::observe::access_log::AccessRecord;
+use crate::observe::facts::RequestFacts;
+use crate::observe::trace::TraceContext;
 use crate::policy::{Decision, Extras, PolicyInput};
 use crate::route::RequestView;
 use crate::upstream::forward::{self, UpstreamError, UpstreamRequest};
+
+const TRACEPARENT: http::HeaderName = http::HeaderName::from_static("traceparent");
+
+/// The policy name denials by the admin deny list are logged under.
+pub const DENY_LIST_POLICY: &str = "deny_list";
 
 /// What the connection knows about itself, fixed for its lifetime.
 #[derive(Debug, Clone)]
@@ -91,8 +98,24 @@ async fn handle_request(
         policy: None,
         reason: None,
         body_error: false,
+        metrics: Arc::clone(&listener.unrouted),
+        events: listener.events.clone(),
+        facts: RequestFacts::default(),
         tls: conn.tls.clone(),
     };
+    // The trace continues upstream whether or not this request is logged.
+    let trace = TraceContext::from_header(req.headers().get(TRACEPARENT));
+    if logging {
+        record.facts = RequestFacts::capture(
+            req.headers(),
+            req.uri().query(),
+            conn.proto,
+            trace,
+            listener.access_log.redaction(),
+        );
+    } else {
+        record.facts.trace = trace;
+    }
 
     // 1. Who is the client? Only trusted hops' X-Forwarded-For is believed.
     let client_ip = resolve_client_ip(conn.peer.0.ip(), req.headers(), &listener.trusted);
@@ -183,8 +206,19 @@ async fn handle_request(
         return reject(record, Rejection::NoRoute, &request_id);
     };
     record.route = Some(Arc::clone(&route.name));
+    record.metrics = Arc::clone(&route.metrics);
 
-    // 5. Policy chain: listener policies, then route policies.
+    // 5. Policy chain: the operator's dynamic deny list first (it must block
+    //    a source at once on every route, whatever its policies), then
+    //    listener policies, then route policies.
+    if let Some(entry) = listener.deny_list.check(client_ip) {
+        tracing::debug!(cidr = %entry.cidr, "client on the deny list");
+        let rejection = Rejection::Forbidden {
+            policy: Arc::from(DENY_LIST_POLICY),
+            reason: "ip_deny_list",
+        };
+        return reject(record, rejection, &request_id);
+    }
     let input = PolicyInput {
         client_ip,
         client_cert: conn.tls.as_ref().and_then(|t| t.client.as_ref()),
@@ -243,6 +277,9 @@ async fn handle_request(
         proto: conn.proto,
     };
     forwarding::set_forwarding_headers(&mut parts.headers, hop, &request_id);
+    parts
+        .headers
+        .insert(TRACEPARENT, record.facts.trace.header());
     crate::tls::identity::forward_client_cert(
         &mut parts.headers,
         listener.tls.as_deref(),

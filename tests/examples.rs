@@ -75,6 +75,7 @@ fn yaml_blocks_in_the_guides_validate() {
         "ip-filter.md",
         "client-ip.md",
         "load-balancing.md",
+        "logging.md",
         "strict-http.md",
         "tls.md",
     ] {

@@ -1,2 +1,6 @@
-//! The admin listener: health and readiness (later metrics and the admin API).
+//! The admin listener: health, readiness, Prometheus metrics and the JSON
+//! admin API (see `docs/admin-api.md`).
+pub mod api;
+pub mod auth;
+pub mod redact;
 pub mod server;

@@ -1,17 +1,15 @@
-//! `/healthz` (the process is alive) and `/readyz` (it serves traffic).
+//! The admin listener: accepts connections and hands each request to
+//! [`api::handle`](crate::admin::api::handle).
 
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use bytes::Bytes;
-use http::{Request, Response, StatusCode};
-use http_body_util::Full;
-use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
+
+use crate::admin::api::{self, AdminState};
 
 /// Shared readiness flag: true once listeners are bound, false while draining.
 #[derive(Debug, Clone, Default)]
@@ -28,18 +26,20 @@ impl Readiness {
 }
 
 /// Serves the admin endpoints on `socket` until the process exits.
-pub fn start(socket: TcpListener, readiness: Readiness) -> std::io::Result<SocketAddr> {
+pub fn start(socket: TcpListener, state: Arc<AdminState>) -> std::io::Result<SocketAddr> {
     let local = socket.local_addr()?;
     tokio::spawn(async move {
         loop {
-            let Ok((stream, _)) = socket.accept().await else {
+            let Ok((stream, peer)) = socket.accept().await else {
                 continue;
             };
-            let readiness = readiness.clone();
+            let state = Arc::clone(&state);
             tokio::spawn(async move {
                 let service = service_fn(move |req| {
-                    let readiness = readiness.clone();
-                    async move { Ok::<_, Infallible>(route(&req, &readiness)) }
+                    let state = Arc::clone(&state);
+                    async move {
+                        Ok::<_, std::convert::Infallible>(api::handle(req, peer, &state).await)
+                    }
                 });
                 let _ = hyper::server::conn::http1::Builder::new()
                     .timer(TokioTimer::new())
@@ -50,16 +50,4 @@ pub fn start(socket: TcpListener, readiness: Readiness) -> std::io::Result<Socke
         }
     });
     Ok(local)
-}
-
-fn route(req: &Request<Incoming>, readiness: &Readiness) -> Response<Full<Bytes>> {
-    let (status, body) = match req.uri().path() {
-        "/healthz" => (StatusCode::OK, "ok\n"),
-        "/readyz" if readiness.is_ready() => (StatusCode::OK, "ready\n"),
-        "/readyz" => (StatusCode::SERVICE_UNAVAILABLE, "not ready\n"),
-        _ => (StatusCode::NOT_FOUND, "not found\n"),
-    };
-    let mut response = Response::new(Full::new(Bytes::from_static(body.as_bytes())));
-    *response.status_mut() = status;
-    response
 }

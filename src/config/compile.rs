@@ -16,6 +16,10 @@ use crate::guard::conn_limit::ConnPolicy;
 use crate::listener::client_ip::TrustedProxies;
 use crate::net::cidr_table::parse_cidr;
 use crate::observe::access_log::AccessLog;
+use crate::observe::events::SecurityEvents;
+use crate::observe::metrics::{ListenerMetrics, RouteMetrics};
+use crate::observe::telemetry::Telemetry;
+use crate::policy::deny_list::DenyList;
 use crate::policy::ip_filter::IpFilter;
 use crate::policy::{Policy, PolicyChain, PolicyKind};
 use crate::policy::{inflight, rate_limit};
@@ -45,6 +49,11 @@ pub struct ListenerRuntime {
     pub access_log: AccessLog,
     /// Connection limits (the counts live in the accept loop).
     pub conn_policy: ConnPolicy,
+    pub events: SecurityEvents,
+    pub deny_list: Arc<DenyList>,
+    pub metrics: ListenerMetrics,
+    /// Metrics for requests no route matched (or refused before routing).
+    pub unrouted: Arc<RouteMetrics>,
     /// TLS termination; `None` on a plain listener.
     pub tls: Option<Arc<crate::tls::ListenerTls>>,
 }
@@ -54,6 +63,7 @@ pub struct Route {
     pub name: Arc<str>,
     pub chain: PolicyChain,
     pub action: RouteAction,
+    pub metrics: Arc<RouteMetrics>,
 }
 
 #[derive(Debug)]
@@ -97,6 +107,16 @@ pub fn compile(
     previous: Option<&Snapshot>,
     access_log: &AccessLog,
 ) -> Result<Snapshot, Vec<CompileError>> {
+    compile_with(config, previous, &Telemetry::detached(access_log.clone()))
+}
+
+/// Compiles `config` against the running process's telemetry handles.
+pub fn compile_with(
+    config: GatewayConfig,
+    previous: Option<&Snapshot>,
+    telemetry: &Telemetry,
+) -> Result<Snapshot, Vec<CompileError>> {
+    let access_log = &telemetry.access_log;
     let mut errors = Vec::new();
 
     let mut trusted = TrustedProxies::default();
@@ -178,7 +198,8 @@ pub fn compile(
             if !route.listeners.is_empty() && !route.listeners.contains(&listener.name) {
                 continue;
             }
-            match compile_route(ri, route, listener, &policies, &backends) {
+            let metrics = telemetry.metrics.route(&listener.name, &route.name);
+            match compile_route(ri, route, listener, &policies, &backends, metrics) {
                 Ok(r) => entries.push((route.matches.clone(), Arc::new(r))),
                 Err(mut e) => errors.append(&mut e),
             }
@@ -223,6 +244,10 @@ pub fn compile(
             routes,
             trusted: Arc::clone(&trusted),
             access_log: log.clone(),
+            events: telemetry.events.clone(),
+            deny_list: Arc::clone(&telemetry.deny_list),
+            metrics: telemetry.metrics.listener(&listener.name),
+            unrouted: telemetry.metrics.route(&listener.name, ""),
         }));
     }
 
@@ -252,6 +277,7 @@ fn compile_route(
     listener: &ListenerSpec,
     policies: &HashMap<&str, Arc<Policy>>,
     backends: &HashMap<String, Arc<Backend>>,
+    metrics: Arc<RouteMetrics>,
 ) -> Result<Route, Vec<CompileError>> {
     let mut errors = Vec::new();
     let mut chain = Vec::new();
@@ -324,6 +350,7 @@ fn compile_route(
         name: route.name.as_str().into(),
         chain: PolicyChain::new(chain),
         action,
+        metrics,
     })
 }
 

@@ -26,6 +26,9 @@ pub struct GatewayConfig {
     pub backends: Vec<BackendSpec>,
     #[serde(default)]
     pub policies: Vec<PolicySpec>,
+    /// Access-log format, redaction and sinks; security event sink.
+    #[serde(default)]
+    pub logging: crate::config::spec_logging::LoggingSpec,
 }
 
 /// The admin listener (health, readiness; later metrics and the admin API).
@@ -35,12 +38,18 @@ pub struct AdminSpec {
     /// `host:port`; `127.0.0.1:9901` by default.
     #[serde(default = "default_admin_address")]
     pub address: String,
+    /// File holding the admin API bearer token. Required when `address` is
+    /// not loopback; when set, every admin endpoint but `/healthz` and
+    /// `/readyz` needs `Authorization: Bearer <token>`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_file: Option<String>,
 }
 
 impl Default for AdminSpec {
     fn default() -> Self {
         Self {
             address: default_admin_address(),
+            token_file: None,
         }
     }
 }

@@ -101,6 +101,8 @@ async fn handle_connection(
     mut permit: ConnPermit,
 ) {
     let runtime = state.load_full();
+    // Counted from accept to close, whatever happens in between.
+    let _active = runtime.metrics.connection();
     let _ = stream.set_nodelay(true);
     let mode = runtime.spec.proxy_protocol;
     let mut peer = tcp_peer;

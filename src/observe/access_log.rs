@@ -12,9 +12,16 @@ use std::time::{Instant, SystemTime};
 
 use serde::Serialize;
 
+use crate::config::spec_logging::AccessLogFormat;
 use crate::listener::client_ip::{ClientIp, PeerAddr};
+use crate::observe::events::SecurityEvents;
+use crate::observe::facts::RequestFacts;
+use crate::observe::format;
+use crate::observe::metrics::RouteMetrics;
+use crate::observe::redact::Redaction;
 
-const QUEUE_CAPACITY: usize = 65_536;
+/// Records queued before new ones are dropped.
+pub const QUEUE_CAPACITY: usize = 65_536;
 
 /// Where access records go. Cloning is cheap (one `Arc`).
 #[derive(Debug, Clone)]
@@ -27,6 +34,8 @@ struct Inner {
     tx: Option<SyncSender<Vec<u8>>>,
     written: AtomicU64,
     dropped: AtomicU64,
+    format: AccessLogFormat,
+    redaction: Redaction,
 }
 
 impl AccessLog {
@@ -42,16 +51,36 @@ impl AccessLog {
                 tx: None,
                 written: AtomicU64::new(0),
                 dropped: AtomicU64::new(0),
+                format: AccessLogFormat::Native,
+                redaction: Redaction::default(),
             }),
         }
     }
 
     pub fn to_writer(out: Box<dyn Write + Send>) -> Self {
-        let (tx, rx) = sync_channel(QUEUE_CAPACITY);
+        Self::with_options(
+            out,
+            AccessLogFormat::Native,
+            Redaction::default(),
+            QUEUE_CAPACITY,
+        )
+    }
+
+    /// A writer thread on `out` formatting records as `format`, with a
+    /// queue of `capacity` records.
+    pub fn with_options(
+        out: Box<dyn Write + Send>,
+        format: AccessLogFormat,
+        redaction: Redaction,
+        capacity: usize,
+    ) -> Self {
+        let (tx, rx) = sync_channel(capacity);
         let inner = Arc::new(Inner {
             tx: Some(tx),
             written: AtomicU64::new(0),
             dropped: AtomicU64::new(0),
+            format,
+            redaction,
         });
         let counter = Arc::clone(&inner);
         let spawned = std::thread::Builder::new()
@@ -61,6 +90,11 @@ impl AccessLog {
             tracing::error!(error = %e, "could not start the access-log writer; records will be dropped");
         }
         Self { inner }
+    }
+
+    /// The redaction rules records are captured with.
+    pub fn redaction(&self) -> &Redaction {
+        &self.inner.redaction
     }
 
     pub fn is_enabled(&self) -> bool {
@@ -94,7 +128,8 @@ impl AccessLog {
         self.submit(buf);
     }
 
-    fn submit(&self, line: Vec<u8>) {
+    /// Queues one formatted line (dropped and counted when the queue is full).
+    pub(crate) fn submit(&self, line: Vec<u8>) {
         let Some(tx) = &self.inner.tx else { return };
         match tx.try_send(line) {
             Ok(()) => {}
@@ -151,6 +186,11 @@ pub struct AccessRecord {
     /// Why the gateway answered itself (`ip_denied`, `no_route`, ...).
     pub reason: Option<&'static str>,
     pub body_error: bool,
+    /// The matched route's metrics (the listener's unrouted ones until then).
+    pub metrics: Arc<RouteMetrics>,
+    pub events: SecurityEvents,
+    /// Trace, query, user agent... (captured only while logging).
+    pub facts: RequestFacts,
     /// Handshake facts on TLS listeners.
     pub tls: Option<Arc<crate::tls::identity::TlsFacts>>,
 }
@@ -159,16 +199,29 @@ pub struct AccessRecord {
 struct Line<'a> {
     time: String,
     request_id: &'a str,
+    trace_id: String,
+    span_id: String,
     listener: &'a str,
     client_ip: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    client_port: Option<u16>,
     peer: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     proxied_by: Option<String>,
     method: &'a str,
+    scheme: &'a str,
     host: &'a str,
     path: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    query: Option<&'a str>,
     protocol: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    user_agent: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    referer: Option<&'a str>,
     status: u16,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    request_bytes: Option<u64>,
     bytes: u64,
     duration_ms: f64,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -183,6 +236,8 @@ struct Line<'a> {
     reason: Option<&'static str>,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     aborted: bool,
+    #[serde(skip_serializing_if = "HeaderList::is_empty")]
+    headers: HeaderList<'a>,
     #[serde(skip_serializing_if = "Option::is_none")]
     tls_version: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -193,15 +248,78 @@ struct Line<'a> {
     client_subject: Option<&'a str>,
 }
 
+/// Logged request headers as a JSON object.
+struct HeaderList<'a>(&'a [(Arc<str>, String)]);
+
+impl HeaderList<'_> {
+    fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl Serialize for HeaderList<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = s.serialize_map(Some(self.0.len()))?;
+        for (k, v) in self.0 {
+            map.serialize_entry(&**k, v)?;
+        }
+        map.end()
+    }
+}
+
 impl AccessRecord {
     /// Formats the record and queues it for the writer.
     pub fn emit(self) {
+        let duration = self.start.elapsed();
+        let denied_by = self.policy.as_deref().zip(self.reason);
+        self.metrics.observe(
+            &self.method,
+            self.status,
+            duration.as_secs_f64(),
+            self.upstream_ms,
+            denied_by,
+        );
+        if let Some((policy, reason)) = denied_by {
+            let client = self.client_ip.map(|ip| ip.to_string()).unwrap_or_default();
+            self.events.denied(&self.listener, &client, policy, reason);
+        }
         if !self.log.is_enabled() {
             return;
         }
-        let duration = self.start.elapsed();
+        let duration_ms = round3(duration.as_secs_f64() * 1000.0);
+        let mut buf = Vec::with_capacity(384);
+        let written = match self.log.inner.format {
+            AccessLogFormat::Native => self.write_native(duration_ms, &mut buf),
+            AccessLogFormat::Ecs => format::ecs::write(&self, duration, &mut buf),
+            AccessLogFormat::Combined => format::combined::write(&self, &mut buf),
+        };
+        if written {
+            buf.push(b'\n');
+            self.log.submit(buf);
+        }
+    }
+
+    /// The client's port: known when the client is the peer (directly or
+    /// through a PROXY header), not when it came from `X-Forwarded-For`.
+    pub(crate) fn client_port(&self) -> Option<u16> {
+        let ip = self.client_ip?;
+        (ip.addr() == self.peer.0.ip()).then_some(self.peer.0.port())
+    }
+
+    fn write_native(&self, duration_ms: f64, buf: &mut Vec<u8>) -> bool {
+        let facts = &self.facts;
         let line = Line {
             time: humantime::format_rfc3339_micros(self.time).to_string(),
+            trace_id: facts.trace.trace_id_hex(),
+            span_id: facts.trace.span_id_hex(),
+            client_port: self.client_port(),
+            scheme: facts.scheme,
+            query: facts.query.as_deref(),
+            user_agent: facts.user_agent.as_deref(),
+            referer: facts.referer.as_deref(),
+            request_bytes: facts.request_bytes,
+            headers: HeaderList(&facts.headers),
             request_id: self.request_id.to_str().unwrap_or("-"),
             listener: &self.listener,
             client_ip: self.client_ip.map(|ip| ip.to_string()),
@@ -213,7 +331,7 @@ impl AccessRecord {
             protocol: version_name(self.version),
             status: self.status,
             bytes: self.bytes_sent,
-            duration_ms: round3(duration.as_secs_f64() * 1000.0),
+            duration_ms,
             route: self.route.as_deref(),
             upstream: self.upstream.map(|a| a.to_string()),
             upstream_ms: self.upstream_ms.map(round3),
@@ -229,11 +347,7 @@ impl AccessRecord {
                 .and_then(|t| t.client.as_ref())
                 .map(|c| c.subject.as_str()),
         };
-        let mut buf = Vec::with_capacity(384);
-        if serde_json::to_writer(&mut buf, &line).is_ok() {
-            buf.push(b'\n');
-            self.log.submit(buf);
-        }
+        serde_json::to_writer(buf, &line).is_ok()
     }
 }
 
@@ -241,7 +355,7 @@ fn round3(v: f64) -> f64 {
     (v * 1000.0).round() / 1000.0
 }
 
-fn version_name(v: http::Version) -> &'static str {
+pub(crate) fn version_name(v: http::Version) -> &'static str {
     match v {
         http::Version::HTTP_09 => "HTTP/0.9",
         http::Version::HTTP_10 => "HTTP/1.0",
@@ -253,76 +367,5 @@ fn version_name(v: http::Version) -> &'static str {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use std::sync::Mutex;
-
-    #[derive(Clone, Default)]
-    struct Shared(Arc<Mutex<Vec<u8>>>);
-    impl Write for Shared {
-        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-            self.0
-                .lock()
-                .map_err(|_| std::io::Error::other("poisoned"))?
-                .extend_from_slice(b);
-            Ok(b.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-
-    fn record(log: AccessLog) -> AccessRecord {
-        AccessRecord {
-            log,
-            time: SystemTime::now(),
-            start: Instant::now(),
-            request_id: http::HeaderValue::from_static("abc"),
-            listener: "web".into(),
-            peer: PeerAddr("127.0.0.1:5555".parse().unwrap()),
-            proxied_by: None,
-            client_ip: Some(ClientIp::from_trusted_source("10.0.0.1".parse().unwrap())),
-            method: http::Method::GET,
-            host: "example.com".into(),
-            path: "/x\"y".into(),
-            version: http::Version::HTTP_11,
-            status: 403,
-            bytes_sent: 12,
-            route: Some("r".into()),
-            upstream: None,
-            upstream_ms: None,
-            policy: Some("block".into()),
-            reason: Some("ip_denied"),
-            body_error: false,
-            tls: None,
-        }
-    }
-
-    #[test]
-    fn writes_one_json_line_per_record() {
-        let sink = Shared::default();
-        let log = AccessLog::to_writer(Box::new(sink.clone()));
-        record(log.clone()).emit();
-        record(log.clone()).emit();
-        let deadline = Instant::now() + std::time::Duration::from_secs(5);
-        while log.written() < 2 && Instant::now() < deadline {
-            std::thread::yield_now();
-        }
-        let text = String::from_utf8(sink.0.lock().unwrap().clone()).unwrap();
-        let lines: Vec<_> = text.lines().collect();
-        assert_eq!(lines.len(), 2);
-        let v: serde_json::Value = serde_json::from_str(lines[0]).unwrap();
-        assert_eq!(v["client_ip"], "10.0.0.1");
-        assert_eq!(v["peer"], "127.0.0.1:5555");
-        assert_eq!(v["path"], "/x\"y");
-        assert_eq!(v["reason"], "ip_denied");
-        assert_eq!(v["status"], 403);
-    }
-
-    #[test]
-    fn disabled_log_writes_nothing() {
-        let log = AccessLog::disabled();
-        record(log.clone()).emit();
-        assert_eq!(log.written() + log.dropped(), 0);
-    }
-}
+#[path = "access_log_tests.rs"]
+mod tests;

@@ -1,2 +1,11 @@
 //! Stage 7: what the gateway saw and did, written off the request path.
 pub mod access_log;
+pub mod collect;
+pub mod events;
+pub mod facts;
+pub mod format;
+pub mod metrics;
+pub mod redact;
+pub mod sink;
+pub mod telemetry;
+pub mod trace;

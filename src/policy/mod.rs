@@ -5,6 +5,7 @@
 //! at the first rejection. Order is part of the security model: a cheap
 //! network-level deny (ip_filter) should come before costly checks.
 pub mod chain;
+pub mod deny_list;
 pub mod inflight;
 pub mod ip_filter;
 pub mod rate_limit;

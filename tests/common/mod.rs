@@ -3,6 +3,8 @@
 #![allow(dead_code)]
 
 pub mod attack;
+pub mod prom;
+pub mod schema;
 pub mod tls;
 
 use std::collections::HashMap;
@@ -243,7 +245,7 @@ impl Drop for Gateway {
 }
 
 /// `key=value` from a tracing text line.
-fn field(line: &str, key: &str) -> Option<String> {
+pub fn field(line: &str, key: &str) -> Option<String> {
     let pat = format!("{key}=");
     let start = line.find(&pat)? + pat.len();
     let rest = &line[start..];

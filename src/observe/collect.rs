@@ -1,0 +1,80 @@
+//! Metrics read from live state at scrape time rather than counted on the
+//! request path: log writer counters, endpoint health, deny-list size.
+
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
+use prometheus_client::metrics::MetricType;
+use prometheus_client::metrics::counter::ConstCounter;
+use prometheus_client::metrics::gauge::ConstGauge;
+
+use crate::config::compile::Snapshot;
+use crate::observe::telemetry::Telemetry;
+use crate::upstream::clock::now_ms;
+
+/// Reads the running snapshot and the writers on each scrape.
+#[derive(Debug)]
+pub struct StateCollector {
+    pub snapshot: Arc<ArcSwap<Snapshot>>,
+    pub telemetry: Telemetry,
+}
+
+impl Collector for StateCollector {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let streams = [
+            ("access", &self.telemetry.access_log),
+            ("security", self.telemetry.events.queue()),
+        ];
+        let mut written = encoder.encode_descriptor(
+            "portcullis_log_records_written",
+            "Log records written by the writer thread, by stream",
+            None,
+            MetricType::Counter,
+        )?;
+        for (stream, log) in streams {
+            ConstCounter::new(log.written())
+                .encode(written.encode_family(&[("stream", stream)])?)?;
+        }
+        let mut dropped = encoder.encode_descriptor(
+            "portcullis_log_records_dropped",
+            "Log records dropped (queue full or write error), by stream",
+            None,
+            MetricType::Counter,
+        )?;
+        for (stream, log) in streams {
+            ConstCounter::new(log.dropped())
+                .encode(dropped.encode_family(&[("stream", stream)])?)?;
+        }
+
+        let snapshot = self.snapshot.load();
+        let now = now_ms();
+        let mut health = encoder.encode_descriptor(
+            "portcullis_upstream_endpoint_healthy",
+            "1 when the endpoint takes traffic, 0 while passive health ejects it",
+            None,
+            MetricType::Gauge,
+        )?;
+        let mut backends: Vec<_> = snapshot.backends.values().collect();
+        backends.sort_by(|a, b| a.name.cmp(&b.name));
+        for backend in backends {
+            for endpoint in &backend.endpoints {
+                let address = endpoint.address.to_string();
+                let labels = [("backend", &*backend.name), ("endpoint", address.as_str())];
+                let up = i64::from(endpoint.health.is_available(now));
+                ConstGauge::new(up).encode(health.encode_family(&labels)?)?;
+            }
+        }
+        let entries = self.telemetry.deny_list.list().len();
+        ConstGauge::new(i64::try_from(entries).unwrap_or(i64::MAX)).encode(
+            encoder.encode_descriptor(
+                "portcullis_deny_list_entries",
+                "Live entries in the admin deny list",
+                None,
+                MetricType::Gauge,
+            )?,
+        )?;
+        Ok(())
+    }
+}
