@@ -361,3 +361,33 @@ routes:
     let line = gw.wait_log("tls_handshake");
     assert!(line.contains("handshake timed out"), "{line}");
 }
+
+/// Certificate expiry is exported for alerting: one series per loaded
+/// certificate, as a Unix timestamp in the future.
+#[tokio::test]
+async fn certificate_expiry_is_a_metric() {
+    let s = setup("default", "1.2").await;
+    let reply = get(s.gw.admin, "/metrics").await;
+    assert_eq!(reply.status, 200);
+    let metrics =
+        common::prom::parse(&reply.body).unwrap_or_else(|e| panic!("{e}\n{}", reply.body));
+    let name = "portcullis_tls_certificate_expiry_timestamp_seconds";
+    assert_eq!(metrics.types.get(name).map(String::as_str), Some("gauge"));
+    let series: Vec<f64> = metrics
+        .samples
+        .iter()
+        .filter(|(k, _)| k.starts_with(&format!("{name}{{")) && k.contains("listener=\"https\""))
+        .map(|(_, v)| *v)
+        .collect();
+    assert_eq!(series.len(), 2, "{}", reply.body);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0);
+    for not_after in series {
+        assert!(not_after > now, "expiry {not_after} not in the future");
+        // rcgen's default validity ends in 4096; anything past year 9999 is
+        // a unit mistake (milliseconds).
+        assert!(not_after < 253_402_300_800.0, "expiry {not_after}");
+    }
+}

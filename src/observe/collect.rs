@@ -66,6 +66,24 @@ impl Collector for StateCollector {
                 ConstGauge::new(up).encode(health.encode_family(&labels)?)?;
             }
         }
+        // Certificate expiry (Unix seconds): alert well before it passes.
+        // One series per loaded certificate, so cardinality follows config.
+        let mut expiry = encoder.encode_descriptor(
+            "portcullis_tls_certificate_expiry_timestamp_seconds",
+            "When each serving certificate stops being valid (Unix time), by listener and certificate file",
+            None,
+            MetricType::Gauge,
+        )?;
+        for listener in &snapshot.listeners {
+            let Some(tls) = &listener.tls else { continue };
+            for (certificate, not_after) in tls.expiries() {
+                let labels = [
+                    ("listener", &*listener.name),
+                    ("certificate", certificate.as_str()),
+                ];
+                ConstGauge::new(not_after).encode(expiry.encode_family(&labels)?)?;
+            }
+        }
         let entries = self.telemetry.deny_list.list().len();
         ConstGauge::new(i64::try_from(entries).unwrap_or(i64::MAX)).encode(
             encoder.encode_descriptor(
