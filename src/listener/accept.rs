@@ -162,21 +162,28 @@ async fn handle_connection(
             };
             served.serve(stream, conn).await;
         }
-        Some(tls) => match tls.accept(stream).await {
-            Ok((stream, facts)) => {
-                let conn = ConnectionInfo {
-                    peer: PeerAddr(peer),
-                    proxied_by,
-                    peer_trusted,
-                    proto: "https",
-                    tls: Some(Arc::new(facts)),
-                };
-                served.serve(stream, conn).await;
-            }
-            Err(error) => {
-                tracing::info!(listener = %served.listener, peer = %tcp_peer, reason = "tls_handshake", %error, "connection refused");
-            }
-        },
+        // Boxed: the TLS handshake and TLS stream states are large, and an
+        // inline branch would make every plain connection's task as big.
+        Some(tls) => {
+            Box::pin(async move {
+                match tls.accept(stream).await {
+                    Ok((stream, facts)) => {
+                        let conn = ConnectionInfo {
+                            peer: PeerAddr(peer),
+                            proxied_by,
+                            peer_trusted,
+                            proto: "https",
+                            tls: Some(Arc::new(facts)),
+                        };
+                        served.serve(stream, conn).await;
+                    }
+                    Err(error) => {
+                        tracing::info!(listener = %served.listener, peer = %tcp_peer, reason = "tls_handshake", %error, "connection refused");
+                    }
+                }
+            })
+            .await
+        }
     }
     // The connection's place is held until here.
     drop(permit);
