@@ -17,17 +17,24 @@ use tokio::time::Instant;
 pub struct Activity {
     start: Instant,
     last_ms: AtomicU64,
+    /// Without an idle timeout nobody reads `last_ms`: skip the clock read
+    /// that every read and write would otherwise pay.
+    track_idle: bool,
 }
 
 impl Activity {
-    pub fn new() -> Arc<Self> {
+    pub fn new(track_idle: bool) -> Arc<Self> {
         Arc::new(Self {
             start: Instant::now(),
             last_ms: AtomicU64::new(0),
+            track_idle,
         })
     }
 
     fn touch(&self) {
+        if !self.track_idle {
+            return;
+        }
         let ms = u64::try_from(self.start.elapsed().as_millis()).unwrap_or(u64::MAX);
         self.last_ms.store(ms, Ordering::Relaxed);
     }

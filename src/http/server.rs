@@ -82,7 +82,7 @@ pub async fn serve<IO>(
             Ok::<_, Infallible>(response)
         }
     });
-    let activity = Activity::new();
+    let activity = Activity::new(limits.idle_timeout.is_some());
     let io = ActivityIo::new(io, Arc::clone(&activity));
     let connection = builder.serve_connection_with_upgrades(TokioIo::new(io), service);
     tokio::pin!(connection);
