@@ -10,6 +10,9 @@ if ! cargo fmt --version >/dev/null 2>&1 || ! cargo clippy --version >/dev/null 
   rustup component add rustfmt clippy
 fi
 
+# Real components the integration tests start on loopback (see scripts/deps/).
+scripts/deps/install.sh
+
 cargo fmt --all -- --check
 cargo clippy --all-targets --locked -- -D warnings
 # Debug builds are fast enough: the GiB streaming tests take ~2 s each.
