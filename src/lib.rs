@@ -27,3 +27,4 @@ pub mod route;
 pub mod state;
 pub mod tls;
 pub mod upstream;
+pub mod waf;

@@ -1,0 +1,1 @@
+//! SecLang operators (`@name param`), one file per name.

@@ -1,0 +1,1 @@
+//! SecLang transformations (`t:name`), one file per name.
