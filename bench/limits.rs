@@ -39,6 +39,7 @@ fn rate_limit(c: &mut Criterion) {
         headers: &headers,
         route: "r",
         client_cert: None,
+        principal: None,
     };
     for i in 0..KEYS {
         limit.check(&input(i));

@@ -71,7 +71,10 @@ fn main() -> ExitCode {
 fn validate(path: &std::path::Path) -> ExitCode {
     match load::load_file(path) {
         Ok(config) => {
-            for warning in portcullis::tls::validate::warnings(&config) {
+            let warnings = portcullis::tls::validate::warnings(&config)
+                .into_iter()
+                .chain(portcullis::config::validate_auth::warnings(&config));
+            for warning in warnings {
                 eprintln!("{}: warning: {warning}", path.display());
             }
             println!("{}: ok", path.display());

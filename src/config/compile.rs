@@ -20,9 +20,7 @@ use crate::observe::events::SecurityEvents;
 use crate::observe::metrics::{ListenerMetrics, RouteMetrics};
 use crate::observe::telemetry::Telemetry;
 use crate::policy::deny_list::DenyList;
-use crate::policy::ip_filter::IpFilter;
 use crate::policy::{Policy, PolicyChain, PolicyKind};
-use crate::policy::{inflight, rate_limit};
 use crate::route::RouteTable;
 use crate::upstream::backend::Backend;
 
@@ -131,17 +129,10 @@ pub fn compile_with(
     let mut policies: HashMap<&str, Arc<Policy>> = HashMap::new();
     for (i, spec) in config.policies.iter().enumerate() {
         let previous = previous_policy(previous, &spec.name);
-        let kind = match (&spec.ip_filter, &spec.rate_limit, &spec.inflight) {
-            (Some(filter), None, None) => IpFilter::compile(filter)
-                .map(PolicyKind::IpFilter)
-                .map_err(|e| ("ip_filter", e)),
-            (None, Some(limit), None) => rate_limit::reuse_or_compile(previous, limit)
-                .map(PolicyKind::RateLimit)
-                .map_err(|e| ("rate_limit", e)),
-            (None, None, Some(limit)) => inflight::reuse_or_compile(previous, limit)
-                .map(PolicyKind::Inflight)
-                .map_err(|e| ("inflight", e)),
-            _ => Err(("", "exactly one policy kind must be set".to_owned())),
+        let kind = match spec.kind() {
+            Some(kind_spec) => crate::policy::compile::compile(kind_spec, previous)
+                .map_err(|e| (kind_spec.field(), e)),
+            None => Err(("", "exactly one policy kind must be set".to_owned())),
         };
         let kind = match kind {
             Ok(kind) => kind,

@@ -443,6 +443,72 @@ pub struct PolicySpec {
     pub rate_limit: Option<crate::config::spec_rate_limit::RateLimitSpec>,
     #[serde(default)]
     pub inflight: Option<crate::config::spec_inflight::InflightSpec>,
+    /// Bearer-token (JWT) authentication.
+    #[serde(default)]
+    pub jwt: Option<crate::config::spec_jwt::JwtSpec>,
+    /// Authorization rules (first match wins, default deny).
+    #[serde(default)]
+    pub authz: Option<crate::config::spec_authz::AuthzSpec>,
+}
+
+/// The kind a policy is, borrowed from its spec.
+#[derive(Debug, Clone, Copy)]
+pub enum PolicyKindSpec<'a> {
+    IpFilter(&'a IpFilterSpec),
+    RateLimit(&'a crate::config::spec_rate_limit::RateLimitSpec),
+    Inflight(&'a crate::config::spec_inflight::InflightSpec),
+    Jwt(&'a crate::config::spec_jwt::JwtSpec),
+    Authz(&'a crate::config::spec_authz::AuthzSpec),
+}
+
+impl PolicyKindSpec<'_> {
+    /// The field the kind is configured under.
+    pub fn field(&self) -> &'static str {
+        match self {
+            PolicyKindSpec::IpFilter(_) => "ip_filter",
+            PolicyKindSpec::RateLimit(_) => "rate_limit",
+            PolicyKindSpec::Inflight(_) => "inflight",
+            PolicyKindSpec::Jwt(_) => "jwt",
+            PolicyKindSpec::Authz(_) => "authz",
+        }
+    }
+
+    /// Whether the kind authenticates (attaches a principal).
+    pub fn authenticates(&self) -> bool {
+        matches!(self, PolicyKindSpec::Jwt(_))
+    }
+}
+
+impl PolicySpec {
+    /// Every kind set on this policy; a valid policy has exactly one.
+    pub fn kinds(&self) -> Vec<PolicyKindSpec<'_>> {
+        let mut kinds = Vec::with_capacity(1);
+        if let Some(s) = &self.ip_filter {
+            kinds.push(PolicyKindSpec::IpFilter(s));
+        }
+        if let Some(s) = &self.rate_limit {
+            kinds.push(PolicyKindSpec::RateLimit(s));
+        }
+        if let Some(s) = &self.inflight {
+            kinds.push(PolicyKindSpec::Inflight(s));
+        }
+        if let Some(s) = &self.jwt {
+            kinds.push(PolicyKindSpec::Jwt(s));
+        }
+        if let Some(s) = &self.authz {
+            kinds.push(PolicyKindSpec::Authz(s));
+        }
+        kinds
+    }
+
+    /// The one kind, when exactly one is set.
+    pub fn kind(&self) -> Option<PolicyKindSpec<'_>> {
+        let kinds = self.kinds();
+        match kinds.as_slice() {
+            [one] => Some(*one),
+            _ => None,
+        }
+    }
 }
 
 /// Allow and deny lists on the resolved client IP. The most specific matching

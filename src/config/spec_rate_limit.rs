@@ -68,6 +68,11 @@ pub struct TiersSpec {
 pub enum TierAttributeSpec {
     Header(String),
     Query(String),
+    /// A claim of the authenticated principal (path: `a.b`, `roles.0`); a
+    /// list claim selects the first tier any of its values names.
+    Claim(String),
+    /// The principal's roles: the first tier naming one of them.
+    Role,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
@@ -122,6 +127,12 @@ pub enum KeyPartSpec {
     Host,
     Header(String),
     Query(String),
+    /// The authenticated principal's subject.
+    Subject,
+    /// The principal's client / API-key id.
+    ClientId,
+    /// A claim of the principal, by path (`tenant`, `org.id`).
+    Claim(String),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]

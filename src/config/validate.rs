@@ -8,7 +8,9 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use crate::config::spec::{BackendSpec, GatewayConfig, HashKeySpec, LoadBalancingSpec};
+use crate::config::spec::{
+    BackendSpec, GatewayConfig, HashKeySpec, LoadBalancingSpec, PolicyKindSpec,
+};
 use crate::config::validate_conn_limit;
 use crate::config::validate_match;
 use crate::config::validate_rate_limit;
@@ -149,41 +151,45 @@ pub fn validate(cfg: &GatewayConfig) -> Vec<Issue> {
 
     for (i, p) in cfg.policies.iter().enumerate() {
         let base = format!("policies[{i}]");
-        let kinds = [
-            p.ip_filter.is_some(),
-            p.rate_limit.is_some(),
-            p.inflight.is_some(),
-        ];
-        if kinds.iter().filter(|k| **k).count() > 1 {
+        let kinds = p.kinds();
+        if kinds.len() > 1 {
             out.push(&base, "policy has more than one kind; set only one");
             continue;
         }
-        if let Some(limit) = &p.rate_limit {
-            validate_rate_limit::check(&mut out, &format!("{base}.rate_limit"), limit);
-            continue;
-        }
-        if let Some(limit) = &p.inflight {
-            validate_rate_limit::check_inflight(&mut out, &format!("{base}.inflight"), limit);
-            continue;
-        }
-        let Some(f) = &p.ip_filter else {
+        let Some(kind) = kinds.first() else {
             out.push(
                 &base,
-                "policy needs exactly one kind (ip_filter, rate_limit, inflight)",
+                "policy needs exactly one kind (ip_filter, rate_limit, inflight, jwt, authz)",
             );
             continue;
         };
-        for (list, cidrs) in [("allow", &f.allow), ("deny", &f.deny)] {
-            for (j, cidr) in cidrs.iter().enumerate() {
-                if let Err(e) = parse_cidr(cidr) {
-                    out.push(format!("{base}.ip_filter.{list}[{j}]"), e);
+        let field = format!("{base}.{}", kind.field());
+        match *kind {
+            PolicyKindSpec::RateLimit(limit) => validate_rate_limit::check(&mut out, &field, limit),
+            PolicyKindSpec::Inflight(limit) => {
+                validate_rate_limit::check_inflight(&mut out, &field, limit)
+            }
+            PolicyKindSpec::Jwt(jwt) => {
+                crate::config::validate_auth::check_jwt(&mut out, &field, jwt)
+            }
+            PolicyKindSpec::Authz(a) => {
+                crate::config::validate_auth::check_authz(&mut out, &field, a)
+            }
+            PolicyKindSpec::IpFilter(f) => {
+                for (list, cidrs) in [("allow", &f.allow), ("deny", &f.deny)] {
+                    for (j, cidr) in cidrs.iter().enumerate() {
+                        if let Err(e) = parse_cidr(cidr) {
+                            out.push(format!("{field}.{list}[{j}]"), e);
+                        }
+                    }
+                }
+                if f.allow.is_empty() && f.deny.is_empty() && f.default.is_none() {
+                    out.push(&field, "ip_filter has no rules");
                 }
             }
         }
-        if f.allow.is_empty() && f.deny.is_empty() && f.default.is_none() {
-            out.push(format!("{base}.ip_filter"), "ip_filter has no rules");
-        }
     }
+    crate::config::validate_auth::check_chain_order(&mut out, cfg);
 
     out.0
 }

@@ -22,7 +22,34 @@ pub enum RequestBody {
     Incoming(Incoming),
     /// The client's stream under `http.max_body_bytes`.
     Limited(LimitedBody),
+    /// A body a policy buffered whole (request-body phase).
+    Buffered {
+        data: Option<Bytes>,
+        trailers: Option<http::HeaderMap>,
+    },
+    /// A body buffered up to a policy's budget, then the unread rest.
+    Prefixed {
+        prefix: Option<Bytes>,
+        rest: Box<RequestBody>,
+    },
     Empty,
+}
+
+impl RequestBody {
+    /// The body to send on after a policy buffered `buffered`.
+    pub fn from_buffered(buffered: crate::http::body_buffer::Buffered<RequestBody>) -> Self {
+        let data = (!buffered.data.is_empty()).then_some(buffered.data);
+        match buffered.rest {
+            None => RequestBody::Buffered {
+                data,
+                trailers: buffered.trailers,
+            },
+            Some(rest) => RequestBody::Prefixed {
+                prefix: data,
+                rest: Box::new(rest),
+            },
+        }
+    }
 }
 
 impl Body for RequestBody {
@@ -41,6 +68,14 @@ impl Body for RequestBody {
                 Poll::Pending => Poll::Pending,
             },
             RequestBody::Limited(body) => Pin::new(body).poll_frame(cx),
+            RequestBody::Buffered { data, trailers } => match data.take() {
+                Some(data) => Poll::Ready(Some(Ok(Frame::data(data)))),
+                None => Poll::Ready(trailers.take().map(|t| Ok(Frame::trailers(t)))),
+            },
+            RequestBody::Prefixed { prefix, rest } => match prefix.take() {
+                Some(data) => Poll::Ready(Some(Ok(Frame::data(data)))),
+                None => Pin::new(rest.as_mut()).poll_frame(cx),
+            },
             RequestBody::Empty => Poll::Ready(None),
         }
     }
@@ -49,6 +84,8 @@ impl Body for RequestBody {
         match self {
             RequestBody::Incoming(body) => body.is_end_stream(),
             RequestBody::Limited(body) => body.is_end_stream(),
+            RequestBody::Buffered { data, trailers } => data.is_none() && trailers.is_none(),
+            RequestBody::Prefixed { prefix, rest } => prefix.is_none() && rest.is_end_stream(),
             RequestBody::Empty => true,
         }
     }
@@ -57,6 +94,12 @@ impl Body for RequestBody {
         match self {
             RequestBody::Incoming(body) => body.size_hint(),
             RequestBody::Limited(body) => body.size_hint(),
+            RequestBody::Buffered { data, .. } => {
+                SizeHint::with_exact(data.as_ref().map_or(0, |d| d.len() as u64))
+            }
+            RequestBody::Prefixed { prefix, rest } => {
+                prefixed_hint(prefix.as_ref().map_or(0, Bytes::len), rest.size_hint())
+            }
             RequestBody::Empty => SizeHint::with_exact(0),
         }
     }
@@ -77,6 +120,18 @@ pub struct ResponseBody {
 enum Kind {
     Full(Option<Bytes>),
     Upstream(UpstreamBody),
+    /// An upstream body a policy buffered up to its budget, then the rest.
+    Prefixed(Option<Bytes>, UpstreamBody),
+}
+
+/// The size of `prefix` bytes followed by a body hinted as `rest`.
+fn prefixed_hint(prefix: usize, rest: SizeHint) -> SizeHint {
+    let mut hint = SizeHint::new();
+    hint.set_lower(rest.lower() + prefix as u64);
+    if let Some(upper) = rest.upper() {
+        hint.set_upper(upper + prefix as u64);
+    }
+    hint
 }
 
 impl ResponseBody {
@@ -100,6 +155,20 @@ impl ResponseBody {
     pub fn upstream(body: UpstreamBody) -> Self {
         Self {
             kind: Kind::Upstream(body),
+            record: None,
+            held: Vec::new(),
+        }
+    }
+
+    /// An upstream body after a policy buffered `buffered` of it.
+    pub fn from_buffered(buffered: crate::http::body_buffer::Buffered<UpstreamBody>) -> Self {
+        let data = (!buffered.data.is_empty()).then_some(buffered.data);
+        let kind = match buffered.rest {
+            None => Kind::Full(data),
+            Some(rest) => Kind::Prefixed(data, rest),
+        };
+        Self {
+            kind,
             record: None,
             held: Vec::new(),
         }
@@ -135,12 +204,15 @@ impl Body for ResponseBody {
         let this = self.get_mut();
         let polled: Poll<Option<Result<Frame<Bytes>, BodyError>>> = match &mut this.kind {
             Kind::Full(bytes) => Poll::Ready(bytes.take().map(|b| Ok(Frame::data(b)))),
-            Kind::Upstream(body) => match Pin::new(body).poll_frame(cx) {
-                Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(e.into()))),
-                Poll::Ready(Some(Ok(frame))) => Poll::Ready(Some(Ok(frame))),
-                Poll::Ready(None) => Poll::Ready(None),
-                Poll::Pending => Poll::Pending,
-            },
+            Kind::Upstream(body) | Kind::Prefixed(None, body) => {
+                match Pin::new(body).poll_frame(cx) {
+                    Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(e.into()))),
+                    Poll::Ready(Some(Ok(frame))) => Poll::Ready(Some(Ok(frame))),
+                    Poll::Ready(None) => Poll::Ready(None),
+                    Poll::Pending => Poll::Pending,
+                }
+            }
+            Kind::Prefixed(prefix, _) => Poll::Ready(prefix.take().map(|b| Ok(Frame::data(b)))),
         };
         match &polled {
             Poll::Ready(Some(Ok(frame))) => {
@@ -170,6 +242,7 @@ impl Body for ResponseBody {
         match &self.kind {
             Kind::Full(bytes) => bytes.is_none(),
             Kind::Upstream(body) => body.is_end_stream(),
+            Kind::Prefixed(prefix, body) => prefix.is_none() && body.is_end_stream(),
         }
     }
 
@@ -178,6 +251,9 @@ impl Body for ResponseBody {
             Kind::Full(Some(bytes)) => SizeHint::with_exact(bytes.len() as u64),
             Kind::Full(None) => SizeHint::with_exact(0),
             Kind::Upstream(body) => body.size_hint(),
+            Kind::Prefixed(prefix, body) => {
+                prefixed_hint(prefix.as_ref().map_or(0, Bytes::len), body.size_hint())
+            }
         }
     }
 }

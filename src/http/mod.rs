@@ -1,5 +1,6 @@
 //! Stage 3: the HTTP server, strictness checks and synthetic responses.
 pub mod body;
+pub mod body_buffer;
 pub mod body_limit;
 pub mod forwarding;
 pub mod normalize;

@@ -2,7 +2,8 @@
 
 use std::sync::Arc;
 
-use http::{HeaderValue, Response, StatusCode, header};
+use bytes::Bytes;
+use http::{HeaderMap, HeaderValue, Response, StatusCode, header};
 
 use crate::http::body::ResponseBody;
 
@@ -43,6 +44,40 @@ pub enum Rejection {
     BadGateway { reason: &'static str },
     /// The upstream did not answer in time.
     GatewayTimeout,
+    /// Authentication is required and missing or failed: 401 with a
+    /// `WWW-Authenticate` challenge (RFC 6750 error codes for bearer tokens).
+    Unauthorized {
+        policy: Arc<str>,
+        reason: &'static str,
+        challenge: HeaderValue,
+    },
+    /// Authenticated, but an authorization rule (or the default) denied.
+    Denied { policy: Arc<str>, rule: Arc<str> },
+    /// A browser must log in first: 302 to the identity provider, with the
+    /// cookies that carry the login state.
+    LoginRedirect {
+        policy: Arc<str>,
+        location: HeaderValue,
+        cookies: Vec<HeaderValue>,
+    },
+    /// An external authorization service refused: its status, chosen
+    /// headers and body are relayed to the client.
+    ExternalDenied(Box<Relayed>),
+    /// A service authentication depends on (identity provider,
+    /// introspection, auth service) is unavailable; the policy fails closed.
+    AuthUnavailable {
+        policy: Arc<str>,
+        reason: &'static str,
+    },
+}
+
+/// An answer relayed from an external authorization service.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Relayed {
+    pub policy: Arc<str>,
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Bytes,
 }
 
 impl Rejection {
@@ -58,6 +93,11 @@ impl Rejection {
             Rejection::RateLimited { status, .. } => *status,
             Rejection::BadGateway { .. } => StatusCode::BAD_GATEWAY,
             Rejection::GatewayTimeout => StatusCode::GATEWAY_TIMEOUT,
+            Rejection::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
+            Rejection::Denied { .. } => StatusCode::FORBIDDEN,
+            Rejection::LoginRedirect { .. } => StatusCode::FOUND,
+            Rejection::ExternalDenied(relayed) => relayed.status,
+            Rejection::AuthUnavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
@@ -74,6 +114,19 @@ impl Rejection {
             Rejection::RateLimited { reason, .. } => reason,
             Rejection::BadGateway { reason } => reason,
             Rejection::GatewayTimeout => "upstream_timeout",
+            Rejection::Unauthorized { reason, .. } => reason,
+            Rejection::Denied { .. } => "authz_denied",
+            Rejection::LoginRedirect { .. } => "login_required",
+            Rejection::ExternalDenied(_) => "external_denied",
+            Rejection::AuthUnavailable { reason, .. } => reason,
+        }
+    }
+
+    /// The authorization rule that denied, for the access log.
+    pub fn rule(&self) -> Option<&Arc<str>> {
+        match self {
+            Rejection::Denied { rule, .. } => Some(rule),
+            _ => None,
         }
     }
 
@@ -82,7 +135,12 @@ impl Rejection {
         match self {
             Rejection::Forbidden { policy, .. }
             | Rejection::RateLimited { policy, .. }
-            | Rejection::Overloaded { policy, .. } => Some(policy),
+            | Rejection::Overloaded { policy, .. }
+            | Rejection::Unauthorized { policy, .. }
+            | Rejection::Denied { policy, .. }
+            | Rejection::LoginRedirect { policy, .. }
+            | Rejection::AuthUnavailable { policy, .. } => Some(policy),
+            Rejection::ExternalDenied(relayed) => Some(&relayed.policy),
             _ => None,
         }
     }
@@ -100,9 +158,37 @@ impl Rejection {
         )
     }
 
-    /// A short plain-text answer naming the status and the request id.
+    /// A short plain-text answer naming the status and the request id
+    /// (relayed and redirect answers carry their own).
     pub fn into_response(self, request_id: &HeaderValue) -> Response<ResponseBody> {
         let status = self.status();
+        match self {
+            Rejection::ExternalDenied(relayed) => {
+                let relayed = *relayed;
+                let mut response = Response::new(ResponseBody::full(relayed.body));
+                *response.status_mut() = relayed.status;
+                *response.headers_mut() = relayed.headers;
+                response
+                    .headers_mut()
+                    .insert("x-request-id", request_id.clone());
+                return response;
+            }
+            Rejection::LoginRedirect {
+                location, cookies, ..
+            } => {
+                let mut response = Response::new(ResponseBody::empty());
+                *response.status_mut() = status;
+                let headers = response.headers_mut();
+                headers.insert(header::LOCATION, location);
+                headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+                for cookie in cookies {
+                    headers.append(header::SET_COOKIE, cookie);
+                }
+                headers.insert("x-request-id", request_id.clone());
+                return response;
+            }
+            _ => {}
+        }
         let limit_headers = self.limit_headers();
         let body = format!(
             "{} {}\nrequest id: {}\n",
@@ -120,6 +206,9 @@ impl Rejection {
         headers.insert("x-request-id", request_id.clone());
         if self.closes_connection() {
             headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
+        if let Rejection::Unauthorized { challenge, .. } = &self {
+            headers.insert(header::WWW_AUTHENTICATE, challenge.clone());
         }
         for (name, value) in limit_headers.into_iter().flatten() {
             if name.is_empty() {

@@ -1,2 +1,3 @@
 //! Network primitives shared by several stages.
 pub mod cidr_table;
+pub mod http_client;

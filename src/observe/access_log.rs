@@ -193,6 +193,10 @@ pub struct AccessRecord {
     pub facts: RequestFacts,
     /// Handshake facts on TLS listeners.
     pub tls: Option<Arc<crate::tls::identity::TlsFacts>>,
+    /// Who the request was, when an authentication policy proved it.
+    pub principal: Option<Arc<crate::policy::Principal>>,
+    /// The authorization rule that denied the request.
+    pub rule: Option<Arc<str>>,
 }
 
 #[derive(Serialize)]

@@ -44,6 +44,8 @@ fn record(log: AccessLog) -> AccessRecord {
         events: SecurityEvents::disabled(),
         facts: RequestFacts::default(),
         tls: None,
+        principal: None,
+        rule: None,
     }
 }
 

@@ -1,13 +1,23 @@
-//! Stage 5: the policy chain (listener policies, then route policies, in order).
+//! The policy chain (listener policies, then route policies, in order), run
+//! in phases: request head, request body, response head, response body.
 //!
-//! Every policy kind is a variant of [`PolicyKind`] with one `evaluate` that
-//! returns a [`Decision`]; the chain runs them in configured order and stops
-//! at the first rejection. Order is part of the security model: a cheap
-//! network-level deny (ip_filter) should come before costly checks.
+//! Every policy kind is a variant of [`PolicyKind`]; in each phase it runs in
+//! it returns a [`Decision`], reading the request through [`PolicyInput`] and
+//! writing to the request's [`RequestContext`] (principal, header edits,
+//! permits, notes). The chain stops at the first rejection. Order is part of
+//! the security model (see docs/architecture.md): a cheap network-level deny
+//! (ip_filter) should come before costly checks, and `config::validate`
+//! refuses a chain where a policy that reads the principal runs before any
+//! authentication policy.
+pub mod authn;
+pub mod authz;
 pub mod chain;
+pub mod compile;
+pub mod context;
 pub mod deny_list;
 pub mod inflight;
 pub mod ip_filter;
+pub mod principal;
 pub mod rate_limit;
 
 use std::sync::Arc;
@@ -16,6 +26,8 @@ use crate::http::reject::Rejection;
 use crate::listener::client_ip::ClientIp;
 
 pub use chain::PolicyChain;
+pub use context::{BodyBudget, Phases, RequestContext};
+pub use principal::Principal;
 
 /// What the request looks like to a policy.
 #[derive(Debug, Clone, Copy)]
@@ -30,17 +42,9 @@ pub struct PolicyInput<'a> {
     pub headers: &'a http::HeaderMap,
     /// The matched route's name (for route-scoped limits and keys).
     pub route: &'a str,
-}
-
-/// What policies hand back besides their decision.
-#[derive(Debug, Default)]
-pub struct Extras {
-    /// A policy that matched but let the request through (dry-run): logged
-    /// as the request's policy and reason.
-    pub note: Option<(Arc<str>, &'static str)>,
-    /// In-flight places, held until the response body ends (empty, so no
-    /// allocation, unless an `inflight` policy ran).
-    pub permits: Vec<inflight::InflightPermit>,
+    /// Who the request is, once an authentication policy earlier in the
+    /// chain proved it.
+    pub principal: Option<&'a Principal>,
 }
 
 /// The outcome of one policy.
@@ -65,16 +69,112 @@ pub enum PolicyKind {
     /// Shared (`Arc`) so an unchanged policy keeps its state across reloads.
     RateLimit(Arc<rate_limit::RateLimit>),
     Inflight(Arc<inflight::Inflight>),
+    Jwt(Arc<authn::jwt::Jwt>),
+    Authz(authz::Authz),
 }
 
 impl Policy {
-    /// Async because a policy may hold the request (rate-limit delay mode);
-    /// the ip_filter arm never awaits and allocates nothing.
-    pub async fn evaluate(&self, input: &PolicyInput<'_>, extras: &mut Extras) -> Decision {
+    /// The phases this policy runs in.
+    pub fn phases(&self) -> Phases {
+        match &self.kind {
+            PolicyKind::IpFilter(_)
+            | PolicyKind::RateLimit(_)
+            | PolicyKind::Inflight(_)
+            | PolicyKind::Jwt(_)
+            | PolicyKind::Authz(_) => Phases::REQUEST_HEAD,
+        }
+    }
+
+    /// How much of the request body the policy reads before deciding (only
+    /// for policies in the request-body phase).
+    pub fn request_body_budget(&self) -> Option<BodyBudget> {
+        None
+    }
+
+    /// How much of the response body the policy reads (response-body phase).
+    pub fn response_body_budget(&self) -> Option<BodyBudget> {
+        None
+    }
+
+    /// Whether the policy authenticates (attaches a principal).
+    pub fn authenticates(&self) -> bool {
+        matches!(self.kind, PolicyKind::Jwt(_))
+    }
+
+    /// Whether the policy reads the principal, so an authentication policy
+    /// must run before it.
+    pub fn reads_principal(&self) -> bool {
+        match &self.kind {
+            PolicyKind::RateLimit(limit) => limit.reads_principal(),
+            PolicyKind::Authz(authz) => authz.reads_principal(),
+            PolicyKind::IpFilter(_) | PolicyKind::Inflight(_) | PolicyKind::Jwt(_) => false,
+        }
+    }
+
+    /// The request-body phase: `body` is what the policy's budget let it
+    /// see, `complete` whether that is the whole body. Async because a
+    /// policy may call out (external authorization with the body).
+    pub async fn request_body(
+        &self,
+        _input: &PolicyInput<'_>,
+        _ctx: &mut RequestContext,
+        _body: &[u8],
+        _complete: bool,
+    ) -> Decision {
+        match &self.kind {
+            // Head-only kinds never run here (`phases` says so).
+            PolicyKind::IpFilter(_)
+            | PolicyKind::RateLimit(_)
+            | PolicyKind::Inflight(_)
+            | PolicyKind::Jwt(_)
+            | PolicyKind::Authz(_) => Decision::Continue,
+        }
+    }
+
+    /// The response-head phase: the policy may read and edit the head.
+    pub fn response_head(
+        &self,
+        _ctx: &mut RequestContext,
+        _response: &mut http::response::Parts,
+    ) -> Decision {
+        match &self.kind {
+            PolicyKind::IpFilter(_)
+            | PolicyKind::RateLimit(_)
+            | PolicyKind::Inflight(_)
+            | PolicyKind::Jwt(_)
+            | PolicyKind::Authz(_) => Decision::Continue,
+        }
+    }
+
+    /// The response-body phase (buffered within the policy's budget).
+    pub fn response_body(
+        &self,
+        _ctx: &mut RequestContext,
+        _response: &http::response::Parts,
+        _body: &[u8],
+        _complete: bool,
+    ) -> Decision {
+        match &self.kind {
+            PolicyKind::IpFilter(_)
+            | PolicyKind::RateLimit(_)
+            | PolicyKind::Inflight(_)
+            | PolicyKind::Jwt(_)
+            | PolicyKind::Authz(_) => Decision::Continue,
+        }
+    }
+
+    /// The request-head phase. Async because a policy may hold the request
+    /// (rate-limit delay mode, in-flight queue); the ip_filter arm never
+    /// awaits and allocates nothing.
+    pub async fn request_head(
+        &self,
+        input: &PolicyInput<'_>,
+        ctx: &mut RequestContext,
+    ) -> Decision {
         match &self.kind {
             PolicyKind::Inflight(limit) => match limit.acquire(input).await {
                 Some(permit) => {
-                    extras.permits.push(permit);
+                    ctx.permits.push(permit);
                     Decision::Continue
                 }
                 None => Decision::Reject(Rejection::Overloaded {
@@ -91,7 +191,7 @@ impl Policy {
                         Decision::Continue
                     }
                     Outcome::DryRunReject => {
-                        extras.note = Some((Arc::clone(&self.name), "rate_limited_dry_run"));
+                        ctx.note = Some((Arc::clone(&self.name), "rate_limited_dry_run"));
                         Decision::Continue
                     }
                     outcome => match limit.rejection(&self.name, outcome) {
@@ -104,6 +204,37 @@ impl Policy {
                     },
                 }
             }
+            PolicyKind::Jwt(jwt) => {
+                use authn::jwt::Outcome;
+                match jwt
+                    .authenticate(&self.name, input, ctx, authn::unix_now())
+                    .await
+                {
+                    Outcome::Authenticated(principal) => {
+                        ctx.authenticate(principal);
+                        Decision::Continue
+                    }
+                    Outcome::Anonymous => Decision::Continue,
+                    Outcome::Failed(reason) => {
+                        Decision::Reject(authn::bearer_unauthorized(&self.name, reason))
+                    }
+                }
+            }
+            PolicyKind::Authz(authz) => match authz.decide(input) {
+                authz::Verdict::Allow => Decision::Continue,
+                // Anonymous and refused by rules that look at who it is:
+                // ask for credentials rather than forbid.
+                authz::Verdict::Deny(_) if input.principal.is_none() && authz.reads_principal() => {
+                    Decision::Reject(authn::bearer_unauthorized(
+                        &self.name,
+                        "authentication_required",
+                    ))
+                }
+                authz::Verdict::Deny(rule) => Decision::Reject(Rejection::Denied {
+                    policy: Arc::clone(&self.name),
+                    rule,
+                }),
+            },
             PolicyKind::IpFilter(filter) => match filter.check(input.client_ip) {
                 crate::config::spec::FilterAction::Allow => Decision::Continue,
                 crate::config::spec::FilterAction::Deny => Decision::Reject(Rejection::Forbidden {

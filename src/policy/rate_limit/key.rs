@@ -19,6 +19,19 @@ pub enum KeyPart {
     Host,
     Header(HeaderName),
     Query(Box<str>),
+    Subject,
+    ClientId,
+    Claim(Box<str>),
+}
+
+impl KeyPart {
+    /// Parts that exist only once an authentication policy ran.
+    pub fn reads_principal(&self) -> bool {
+        matches!(
+            self,
+            KeyPart::Subject | KeyPart::ClientId | KeyPart::Claim(_)
+        )
+    }
 }
 
 /// How a request maps to a key.
@@ -62,6 +75,9 @@ impl KeyBuilder {
                         .map_err(|_| format!("invalid header name {name:?}"))?,
                 ),
                 KeyPartSpec::Query(name) => KeyPart::Query(name.as_str().into()),
+                KeyPartSpec::Subject => KeyPart::Subject,
+                KeyPartSpec::ClientId => KeyPart::ClientId,
+                KeyPartSpec::Claim(path) => KeyPart::Claim(path.as_str().into()),
             });
         }
         if v4_prefix > 32 || v6_prefix > 128 {
@@ -75,6 +91,11 @@ impl KeyBuilder {
             per_route,
             hasher: RandomState::new(),
         })
+    }
+
+    /// Whether a part of the key is read from the principal.
+    pub fn reads_principal(&self) -> bool {
+        self.parts.iter().any(KeyPart::reads_principal)
     }
 
     pub fn key(&self, input: &PolicyInput<'_>) -> KeyOutcome {
@@ -114,6 +135,30 @@ impl KeyBuilder {
                         true
                     }
                     None => false,
+                },
+                KeyPart::Subject => match input.principal {
+                    Some(p) => {
+                        h.write_u8(5);
+                        p.subject.hash(&mut h);
+                        true
+                    }
+                    None => false,
+                },
+                KeyPart::ClientId => match input.principal.and_then(|p| p.key_id.as_deref()) {
+                    Some(id) => {
+                        h.write_u8(6);
+                        id.hash(&mut h);
+                        true
+                    }
+                    None => false,
+                },
+                KeyPart::Claim(path) => match input.principal.and_then(|p| p.claim(path)) {
+                    Some(value) if !value.is_null() => {
+                        h.write_u8(7);
+                        hash_json(value, &mut h);
+                        true
+                    }
+                    _ => false,
                 },
             };
             if !present {
@@ -167,6 +212,15 @@ fn query_param<'a>(query: Option<&'a str>, name: &str) -> Option<&'a str> {
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
         (k == name).then_some(v)
     })
+}
+
+/// Hashes a claim value by its JSON text form (strings without quotes), so
+/// `"acme"` and `acme` in two tokens key alike.
+fn hash_json(value: &serde_json::Value, h: &mut impl Hasher) {
+    match value {
+        serde_json::Value::String(s) => s.hash(h),
+        other => other.to_string().hash(h),
+    }
 }
 
 #[cfg(test)]

@@ -144,6 +144,12 @@ impl RateLimit {
         })
     }
 
+    /// Whether the key or the tier is read from the principal (so an
+    /// authentication policy must run first).
+    pub fn reads_principal(&self) -> bool {
+        self.key.reads_principal() || self.selector.reads_principal()
+    }
+
     /// Decides for one request; every limit must pass. A request rejected
     /// by a later limit gives back what earlier limits charged it, so a
     /// rejection never consumes allowance.

@@ -15,16 +15,42 @@ const DAY: u64 = 86_400;
 pub enum TierAttribute {
     Header(HeaderName),
     Query(Box<str>),
+    Claim(Box<str>),
+    Role,
 }
 
 impl TierAttribute {
-    fn value<'a>(&self, input: &PolicyInput<'a>) -> Option<&'a [u8]> {
+    pub fn reads_principal(&self) -> bool {
+        matches!(self, TierAttribute::Claim(_) | TierAttribute::Role)
+    }
+
+    /// The first tier (index into `tiers`) the request's attribute names.
+    fn tier(&self, input: &PolicyInput<'_>, tiers: &[Box<[u8]>]) -> Option<usize> {
+        let find = |value: &[u8]| tiers.iter().position(|t| **t == *value);
         match self {
-            TierAttribute::Header(name) => input.headers.get(name).map(|v| v.as_bytes()),
-            TierAttribute::Query(name) => input.query?.split('&').find_map(|pair| {
-                let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-                (k == &**name).then_some(v.as_bytes())
-            }),
+            TierAttribute::Header(name) => find(input.headers.get(name)?.as_bytes()),
+            TierAttribute::Query(name) => {
+                let value = input.query?.split('&').find_map(|pair| {
+                    let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+                    (k == &**name).then_some(v.as_bytes())
+                })?;
+                find(value)
+            }
+            TierAttribute::Claim(path) => match input.principal?.claim(path)? {
+                serde_json::Value::String(s) => find(s.as_bytes()),
+                serde_json::Value::Array(items) => tiers.iter().position(|t| {
+                    items
+                        .iter()
+                        .any(|v| v.as_str().is_some_and(|s| s.as_bytes() == &**t))
+                }),
+                other => find(other.to_string().as_bytes()),
+            },
+            TierAttribute::Role => {
+                let roles = &input.principal?.roles;
+                tiers
+                    .iter()
+                    .position(|t| roles.iter().any(|r| r.as_bytes() == &**t))
+            }
         }
     }
 }
@@ -53,6 +79,8 @@ impl Selector {
                         .map_err(|_| format!("tiers.by.header: invalid header name {name:?}"))?,
                 ),
                 TierAttributeSpec::Query(name) => TierAttribute::Query(name.as_str().into()),
+                TierAttributeSpec::Claim(path) => TierAttribute::Claim(path.as_str().into()),
+                TierAttributeSpec::Role => TierAttribute::Role,
             });
             out.tiers = t.levels.iter().map(|l| l.value.as_bytes().into()).collect();
         }
@@ -68,11 +96,17 @@ impl Selector {
         Ok(out)
     }
 
+    /// Whether the tier attribute is read from the principal.
+    pub fn reads_principal(&self) -> bool {
+        self.attribute
+            .as_ref()
+            .is_some_and(TierAttribute::reads_principal)
+    }
+
     /// The limit set for `input` at Unix time `wall_secs`.
     pub fn select(&self, input: &PolicyInput<'_>, wall_secs: u64) -> usize {
         if let Some(attribute) = &self.attribute
-            && let Some(value) = attribute.value(input)
-            && let Some(i) = self.tiers.iter().position(|t| **t == *value)
+            && let Some(i) = attribute.tier(input, &self.tiers)
         {
             return 1 + i;
         }

@@ -56,6 +56,7 @@ fn check(limit: &RateLimit, r: &Req) -> Outcome {
         headers: &r.headers,
         route: r.route,
         client_cert: None,
+        principal: None,
     };
     limit.check(&input)
 }

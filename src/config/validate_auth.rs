@@ -1,0 +1,261 @@
+//! Validation of the identity policies (jwt, ...) and of the order of a
+//! route's chain: a policy that reads the principal (authorization, a rate
+//! limit keyed on a claim) must come after an authentication policy, or it
+//! would judge every request as anonymous.
+
+use crate::config::spec::{GatewayConfig, PolicyKindSpec};
+use crate::config::spec_jwt::{JwtSpec, KeySourceSpec, TokenSourceSpec};
+use crate::config::spec_rate_limit::{KeyPartSpec, TierAttributeSpec};
+use crate::config::validate::Issues;
+use crate::policy::authn::jwt::jws::Algorithm;
+
+pub(crate) fn check_jwt(out: &mut Issues, base: &str, jwt: &JwtSpec) {
+    if jwt.providers.is_empty() {
+        out.push(
+            format!("{base}.providers"),
+            "at least one provider is required",
+        );
+    }
+    let mut issuers = std::collections::HashSet::new();
+    for (i, p) in jwt.providers.iter().enumerate() {
+        let b = format!("{base}.providers[{i}]");
+        if p.issuer.is_empty() {
+            out.push(format!("{b}.issuer"), "must not be empty");
+        } else if !issuers.insert(p.issuer.as_str()) {
+            out.push(
+                format!("{b}.issuer"),
+                format!("issuer {:?} is configured twice", p.issuer),
+            );
+        }
+        if p.algorithms.is_empty() {
+            out.push(
+                format!("{b}.algorithms"),
+                "at least one algorithm is required",
+            );
+        }
+        for (j, alg) in p.algorithms.iter().enumerate() {
+            if Algorithm::from_name(alg).is_none() {
+                out.push(
+                    format!("{b}.algorithms[{j}]"),
+                    format!("unsupported algorithm {alg:?} (none is never accepted)"),
+                );
+            }
+        }
+        check_key_source(out, &format!("{b}.keys"), &p.keys);
+    }
+    if jwt.from.is_empty() {
+        out.push(
+            format!("{base}.from"),
+            "at least one token source is required",
+        );
+    }
+    for (i, s) in jwt.from.iter().enumerate() {
+        let ok = match s {
+            TokenSourceSpec::Header(n) => http::HeaderName::from_bytes(n.as_bytes()).is_ok(),
+            TokenSourceSpec::Cookie(n) | TokenSourceSpec::Query(n) => !n.is_empty(),
+        };
+        if !ok {
+            out.push(
+                format!("{base}.from[{i}]"),
+                "invalid header, cookie or parameter name",
+            );
+        }
+    }
+    if jwt.max_token_bytes == 0 || jwt.max_token_bytes > 64 * 1024 {
+        out.push(
+            format!("{base}.max_token_bytes"),
+            "must be between 1 and 65536",
+        );
+    }
+    if jwt.cache_entries > 10_000_000 {
+        out.push(format!("{base}.cache_entries"), "must be at most 10000000");
+    }
+    for (i, c) in jwt.claims_to_headers.iter().enumerate() {
+        if http::HeaderName::from_bytes(c.header.as_bytes()).is_err() {
+            out.push(
+                format!("{base}.claims_to_headers[{i}].header"),
+                "invalid header name",
+            );
+        }
+        if c.claim.is_empty() {
+            out.push(
+                format!("{base}.claims_to_headers[{i}].claim"),
+                "must not be empty",
+            );
+        }
+    }
+}
+
+fn check_key_source(out: &mut Issues, base: &str, k: &KeySourceSpec) {
+    let set = [
+        k.jwks_uri.is_some(),
+        k.discovery.is_some(),
+        k.file.is_some(),
+        k.inline.is_some(),
+    ];
+    if set.iter().filter(|s| **s).count() != 1 {
+        out.push(
+            base,
+            "exactly one of jwks_uri, discovery, file, inline must be set",
+        );
+        return;
+    }
+    for (field, url) in [("jwks_uri", &k.jwks_uri), ("discovery", &k.discovery)] {
+        let Some(url) = url else { continue };
+        match url.parse::<http::Uri>() {
+            Ok(uri) if uri.scheme_str() == Some("https") && uri.authority().is_some() => {}
+            Ok(uri) if uri.scheme_str() == Some("http") && uri.authority().is_some() => {
+                if !k.insecure_http {
+                    out.push(
+                        format!("{base}.{field}"),
+                        "plain http URL: use https, or set insecure_http: true",
+                    );
+                }
+            }
+            _ => out.push(format!("{base}.{field}"), format!("invalid URL {url:?}")),
+        }
+    }
+    if let Some(path) = &k.file
+        && let Err(e) = std::fs::read(path)
+    {
+        out.push(format!("{base}.file"), format!("cannot read {path}: {e}"));
+    }
+    // Static key sets must parse now, not on the first request.
+    let doc = match (&k.inline, &k.file) {
+        (Some(inline), _) => Some(inline.as_bytes().to_vec()),
+        (None, Some(path)) => std::fs::read(path).ok(),
+        _ => None,
+    };
+    if let Some(doc) = doc {
+        match crate::policy::authn::jwt::jwk::parse_set(&doc) {
+            Ok((keys, _)) if keys.is_empty() => {
+                out.push(base, "the key set holds no usable signing key")
+            }
+            Ok(_) => {}
+            Err(e) => out.push(base, e),
+        }
+    }
+    if let Some(ca) = &k.ca_file
+        && let Err(e) = crate::tls::certs::read_roots(ca)
+    {
+        out.push(format!("{base}.ca_file"), e);
+    }
+    if k.timeout.is_zero() {
+        out.push(format!("{base}.timeout"), "must be more than 0");
+    }
+}
+
+pub(crate) fn check_authz(out: &mut Issues, base: &str, a: &crate::config::spec_authz::AuthzSpec) {
+    let mut names = std::collections::HashSet::new();
+    for (i, r) in a.rules.iter().enumerate() {
+        let b = format!("{base}.rules[{i}]");
+        if r.name.is_empty() {
+            out.push(format!("{b}.name"), "must not be empty");
+        } else if !names.insert(r.name.as_str()) {
+            out.push(
+                format!("{b}.name"),
+                format!("duplicate rule name {:?}", r.name),
+            );
+        }
+        // Compile the rule alone: CEL syntax, CIDRs, methods, claim tests.
+        if let Err(e) = crate::policy::authz::Rule::compile(r) {
+            out.push(b, e);
+        }
+    }
+    if a.rules.is_empty() {
+        out.push(format!("{base}.rules"), "at least one rule is required");
+    }
+}
+
+/// Whether a policy of this kind reads the principal.
+fn reads_principal(kind: &PolicyKindSpec<'_>) -> bool {
+    match kind {
+        PolicyKindSpec::RateLimit(r) => {
+            r.key.iter().any(|k| {
+                matches!(
+                    k,
+                    KeyPartSpec::Subject | KeyPartSpec::ClientId | KeyPartSpec::Claim(_)
+                )
+            }) || r.tiers.as_ref().is_some_and(|t| {
+                matches!(t.by, TierAttributeSpec::Claim(_) | TierAttributeSpec::Role)
+            })
+        }
+        PolicyKindSpec::Authz(a) => a.rules.iter().any(|r| {
+            r.authenticated == Some(true)
+                || !r.roles.is_empty()
+                || !r.scopes.is_empty()
+                || !r.subjects.is_empty()
+                || !r.auth_methods.is_empty()
+                || !r.claims.is_empty()
+                || r.cel.as_deref().is_some_and(|c| c.contains("principal"))
+        }),
+        PolicyKindSpec::IpFilter(_) | PolicyKindSpec::Inflight(_) | PolicyKindSpec::Jwt(_) => false,
+    }
+}
+
+/// Refuses a chain (listener policies, then the route's) where a policy
+/// that reads the principal has no authentication policy before it.
+pub(crate) fn check_chain_order(out: &mut Issues, cfg: &GatewayConfig) {
+    let kind_of = |name: &str| {
+        cfg.policies
+            .iter()
+            .find(|p| p.name == name)
+            .and_then(|p| p.kind())
+    };
+    for (ri, route) in cfg.routes.iter().enumerate() {
+        let listeners: Vec<_> = cfg
+            .listeners
+            .iter()
+            .enumerate()
+            .filter(|(_, l)| route.listeners.is_empty() || route.listeners.contains(&l.name))
+            .collect();
+        for (li, listener) in listeners {
+            let chain = listener
+                .policies
+                .iter()
+                .enumerate()
+                .map(|(i, n)| (format!("listeners[{li}].policies[{i}]"), n))
+                .chain(
+                    route
+                        .policies
+                        .iter()
+                        .enumerate()
+                        .map(|(i, n)| (format!("routes[{ri}].policies[{i}]"), n)),
+                );
+            let mut authenticated = false;
+            for (field, name) in chain {
+                let Some(kind) = kind_of(name) else { continue };
+                if reads_principal(&kind) && !authenticated {
+                    out.push(
+                        field,
+                        format!(
+                            "policy {name:?} reads the authenticated principal but no \
+                             authentication policy runs before it on route {:?}; \
+                             list an authentication policy first",
+                            route.name
+                        ),
+                    );
+                }
+                authenticated |= kind.authenticates();
+            }
+        }
+    }
+}
+
+/// Settings that load but weaken security.
+pub fn warnings(cfg: &GatewayConfig) -> Vec<String> {
+    let mut out = Vec::new();
+    for (i, p) in cfg.policies.iter().enumerate() {
+        if let Some(jwt) = &p.jwt {
+            for (j, provider) in jwt.providers.iter().enumerate() {
+                if provider.keys.insecure_http {
+                    out.push(format!(
+                        "policies[{i}].jwt.providers[{j}].keys.insecure_http: keys for {:?} may be fetched over plain http",
+                        provider.issuer
+                    ));
+                }
+            }
+        }
+    }
+    out
+}

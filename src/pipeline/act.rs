@@ -1,0 +1,196 @@
+//! Stage 4, act: the route's action — a direct response, or the request
+//! forwarded upstream (hop-by-hop headers out, forwarding headers and the
+//! context's header edits in) with the response phases on its answer and
+//! the tunnel for a protocol switch.
+
+use std::borrow::Cow;
+use std::sync::Arc;
+
+use http::request::Parts;
+use http::{Request, Response, header};
+use hyper::body::Incoming;
+
+use crate::config::compile::{ListenerRuntime, Route, RouteAction};
+use crate::http::body::{RequestBody, ResponseBody};
+use crate::http::body_limit::BodyFault;
+use crate::http::forwarding::{self, Hop};
+use crate::http::reject::Rejection;
+use crate::http::tunnel;
+use crate::listener::client_ip::ClientIp;
+use crate::observe::access_log::AccessRecord;
+use crate::pipeline::{ConnectionInfo, Stop, admit};
+use crate::policy::{Decision, Phases, RequestContext};
+use crate::upstream::forward::{self, UpstreamError, UpstreamRequest};
+use crate::upstream::h1::body::UpstreamBody;
+
+const TRACEPARENT: http::HeaderName = http::HeaderName::from_static("traceparent");
+
+/// The client side of a protocol switch, taken before the request is split
+/// (hyper keeps it in the request's extensions).
+#[derive(Debug)]
+pub(super) struct Tunnel(Option<hyper::upgrade::OnUpgrade>);
+
+impl Tunnel {
+    pub fn take(req: &mut Request<Incoming>) -> Self {
+        let upgrade =
+            forwarding::is_upgrade(req.headers()) && req.version() <= http::Version::HTTP_11;
+        Tunnel(upgrade.then(|| hyper::upgrade::on(req)))
+    }
+}
+
+/// What the earlier stages worked out for forwarding.
+#[derive(Debug)]
+pub(super) struct Forward {
+    pub client_ip: ClientIp,
+    /// The path to send when normalisation changed it.
+    pub normalized_path: Option<String>,
+    pub tunnel: Tunnel,
+}
+
+#[allow(clippy::too_many_arguments)]
+pub(super) async fn act(
+    listener: &ListenerRuntime,
+    conn: &ConnectionInfo,
+    route: &Route,
+    mut parts: Parts,
+    body: RequestBody,
+    forward: Forward,
+    record: &mut AccessRecord,
+    ctx: &mut RequestContext,
+) -> Result<Response<ResponseBody>, Stop> {
+    let backend = match &route.action {
+        RouteAction::Direct(direct) => {
+            let mut response = Response::new(ResponseBody::full(direct.body.clone()));
+            *response.status_mut() = direct.status;
+            *response.headers_mut() = direct.headers.clone();
+            return Ok(response);
+        }
+        RouteAction::Backend(backend) => Arc::clone(backend),
+    };
+
+    let upgrade = forward.tunnel.0.is_some();
+    let host_value = admit::host_header(&parts);
+    let hash_key = backend.hash_key(forward.client_ip, &parts.headers);
+    forwarding::strip_hop_by_hop(&mut parts.headers, upgrade);
+    // The body is re-framed upstream; the client's Expect is answered by
+    // this server when the body is first read.
+    parts.headers.remove(header::EXPECT);
+    let hop = Hop {
+        peer_ip: conn.peer.0.ip(),
+        peer_trusted: conn.peer_trusted,
+        client_ip: forward.client_ip,
+        host: host_value.as_ref(),
+        proto: conn.proto,
+    };
+    forwarding::set_forwarding_headers(&mut parts.headers, hop, &record.request_id);
+    parts
+        .headers
+        .insert(TRACEPARENT, record.facts.trace.header());
+    crate::tls::identity::forward_client_cert(
+        &mut parts.headers,
+        listener.tls.as_deref(),
+        conn.tls.as_deref(),
+    );
+    if let Some(host) = host_value {
+        parts.headers.insert(header::HOST, host);
+    }
+    // Policies' edits last, so they win over the client's headers (an
+    // injected identity header can never be supplied by the client).
+    ctx.upstream_headers.apply(&mut parts.headers);
+
+    let target = upstream_target(&parts.uri, forward.normalized_path);
+    let request = UpstreamRequest {
+        method: &parts.method,
+        target: &target,
+        headers: &parts.headers,
+    };
+    let upstreamed = match forward::forward(&backend, request, body, hash_key).await {
+        Ok(u) => u,
+        Err(failed) => {
+            record.upstream = failed.endpoint;
+            return Err(upstream_rejection(failed.error).into());
+        }
+    };
+    record.upstream = Some(upstreamed.endpoint);
+    record.upstream_ms = Some(upstreamed.upstream_ms);
+
+    let response = upstreamed.response;
+    if let Some(upstream_conn) = upstreamed.upgraded {
+        if let Some(client_upgrade) = forward.tunnel.0 {
+            tunnel::spawn(client_upgrade, upstream_conn);
+            let (parts, _) = response.into_parts();
+            return Ok(Response::from_parts(parts, ResponseBody::empty()));
+        }
+        // A 101 nobody asked for is a broken upstream.
+        return Err(Rejection::BadGateway {
+            reason: "upstream_error",
+        }
+        .into());
+    }
+    let (mut head, body) = response.into_parts();
+    forwarding::strip_hop_by_hop(&mut head.headers, false);
+    let body = response_phases(route, ctx, &mut head, body).await?;
+    Ok(Response::from_parts(head, body))
+}
+
+/// The response-head and response-body phases on a backend's answer.
+async fn response_phases(
+    route: &Route,
+    ctx: &mut RequestContext,
+    head: &mut http::response::Parts,
+    body: UpstreamBody,
+) -> Result<ResponseBody, Rejection> {
+    let phases = route.chain.phases();
+    if phases.contains(Phases::RESPONSE_HEAD)
+        && let Decision::Reject(rejection) = route.chain.response_head(ctx, head)
+    {
+        return Err(rejection);
+    }
+    let Some(budget) = route.chain.response_body_budget() else {
+        return Ok(ResponseBody::upstream(body));
+    };
+    let buffered = crate::http::body_buffer::buffer(body, budget.max_bytes)
+        .await
+        .map_err(|_| Rejection::BadGateway {
+            reason: "upstream_error",
+        })?;
+    let decision = route.chain.response_body(
+        ctx,
+        head,
+        buffered.inspected(budget.max_bytes),
+        buffered.is_complete(),
+    );
+    match decision {
+        Decision::Continue => Ok(ResponseBody::from_buffered(buffered)),
+        Decision::Reject(rejection) => Err(rejection),
+    }
+}
+
+fn upstream_rejection(error: UpstreamError) -> Rejection {
+    match error {
+        UpstreamError::Timeout => Rejection::GatewayTimeout,
+        UpstreamError::ConnectFailed => Rejection::BadGateway {
+            reason: "connect_failed",
+        },
+        UpstreamError::Protocol => Rejection::BadGateway {
+            reason: "upstream_error",
+        },
+        UpstreamError::ClientBody(BodyFault::TooLarge) => Rejection::PayloadTooLarge,
+        UpstreamError::ClientBody(BodyFault::TooSlow) => Rejection::BodyTimeout,
+    }
+}
+
+/// The origin-form target for the endpoint: the normalised path (when
+/// normalisation changed it) plus the query.
+fn upstream_target(uri: &http::Uri, normalized: Option<String>) -> Cow<'_, str> {
+    match normalized {
+        None => Cow::Borrowed(uri.path_and_query().map_or("/", |pq| pq.as_str())),
+        Some(mut path) => {
+            if let Some(q) = uri.query() {
+                path.push('?');
+                path.push_str(q);
+            }
+            Cow::Owned(path)
+        }
+    }
+}
