@@ -130,7 +130,7 @@ pub fn compile_with(
     for (i, spec) in config.policies.iter().enumerate() {
         let previous = previous_policy(previous, &spec.name);
         let kind = match spec.kind() {
-            Some(kind_spec) => crate::policy::compile::compile(kind_spec, previous)
+            Some(kind_spec) => crate::policy::compile::compile(&spec.name, kind_spec, previous)
                 .map_err(|e| (kind_spec.field(), e)),
             None => Err(("", "exactly one policy kind must be set".to_owned())),
         };

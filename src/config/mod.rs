@@ -4,6 +4,7 @@ pub mod compile;
 pub mod error;
 pub mod load;
 pub mod spec;
+pub mod spec_api_key;
 pub mod spec_authz;
 pub mod spec_conn_limit;
 pub mod spec_inflight;

@@ -449,6 +449,9 @@ pub struct PolicySpec {
     /// Authorization rules (first match wins, default deny).
     #[serde(default)]
     pub authz: Option<crate::config::spec_authz::AuthzSpec>,
+    /// Static API keys (stored as hashes).
+    #[serde(default)]
+    pub api_key: Option<crate::config::spec_api_key::ApiKeySpec>,
 }
 
 /// The kind a policy is, borrowed from its spec.
@@ -459,6 +462,7 @@ pub enum PolicyKindSpec<'a> {
     Inflight(&'a crate::config::spec_inflight::InflightSpec),
     Jwt(&'a crate::config::spec_jwt::JwtSpec),
     Authz(&'a crate::config::spec_authz::AuthzSpec),
+    ApiKey(&'a crate::config::spec_api_key::ApiKeySpec),
 }
 
 impl PolicyKindSpec<'_> {
@@ -470,12 +474,13 @@ impl PolicyKindSpec<'_> {
             PolicyKindSpec::Inflight(_) => "inflight",
             PolicyKindSpec::Jwt(_) => "jwt",
             PolicyKindSpec::Authz(_) => "authz",
+            PolicyKindSpec::ApiKey(_) => "api_key",
         }
     }
 
     /// Whether the kind authenticates (attaches a principal).
     pub fn authenticates(&self) -> bool {
-        matches!(self, PolicyKindSpec::Jwt(_))
+        matches!(self, PolicyKindSpec::Jwt(_) | PolicyKindSpec::ApiKey(_))
     }
 }
 
@@ -497,6 +502,9 @@ impl PolicySpec {
         }
         if let Some(s) = &self.authz {
             kinds.push(PolicyKindSpec::Authz(s));
+        }
+        if let Some(s) = &self.api_key {
+            kinds.push(PolicyKindSpec::ApiKey(s));
         }
         kinds
     }

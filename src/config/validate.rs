@@ -159,7 +159,7 @@ pub fn validate(cfg: &GatewayConfig) -> Vec<Issue> {
         let Some(kind) = kinds.first() else {
             out.push(
                 &base,
-                "policy needs exactly one kind (ip_filter, rate_limit, inflight, jwt, authz)",
+                "policy needs exactly one kind (ip_filter, rate_limit, inflight, jwt, authz, api_key)",
             );
             continue;
         };
@@ -174,6 +174,9 @@ pub fn validate(cfg: &GatewayConfig) -> Vec<Issue> {
             }
             PolicyKindSpec::Authz(a) => {
                 crate::config::validate_auth::check_authz(&mut out, &field, a)
+            }
+            PolicyKindSpec::ApiKey(k) => {
+                crate::config::validate_auth::check_api_key(&mut out, &field, k)
             }
             PolicyKindSpec::IpFilter(f) => {
                 for (list, cidrs) in [("allow", &f.allow), ("deny", &f.deny)] {

@@ -167,6 +167,50 @@ pub(crate) fn check_authz(out: &mut Issues, base: &str, a: &crate::config::spec_
     }
 }
 
+pub(crate) fn check_api_key(
+    out: &mut Issues,
+    base: &str,
+    k: &crate::config::spec_api_key::ApiKeySpec,
+) {
+    let mut entries = k.keys.clone();
+    if let Some(path) = &k.keys_file {
+        match crate::policy::authn::api_key::read_keys_file(path) {
+            Ok(more) => entries.extend(more),
+            Err(e) => out.push(format!("{base}.keys_file"), e),
+        }
+    }
+    if entries.is_empty() && k.keys_file.is_none() {
+        out.push(format!("{base}.keys"), "no keys: set keys or keys_file");
+    }
+    let mut seen = std::collections::HashSet::new();
+    for (i, e) in k.keys.iter().enumerate() {
+        if let Err(m) = crate::policy::authn::api_key::parse_hash(&e.hash) {
+            out.push(format!("{base}.keys[{i}].hash"), m);
+        } else if !seen.insert(e.hash.to_ascii_lowercase()) {
+            out.push(
+                format!("{base}.keys[{i}].hash"),
+                "the same key is listed twice",
+            );
+        }
+        if e.client_id.is_empty() {
+            out.push(format!("{base}.keys[{i}].client_id"), "must not be empty");
+        }
+    }
+    for (i, s) in k.from.iter().enumerate() {
+        if crate::policy::authn::token::TokenSource::compile(s).is_err() {
+            out.push(
+                format!("{base}.from[{i}]"),
+                "invalid header, cookie or parameter name",
+            );
+        }
+    }
+    if let Some(h) = &k.client_id_header
+        && http::HeaderName::from_bytes(h.as_bytes()).is_err()
+    {
+        out.push(format!("{base}.client_id_header"), "invalid header name");
+    }
+}
+
 /// Whether a policy of this kind reads the principal.
 fn reads_principal(kind: &PolicyKindSpec<'_>) -> bool {
     match kind {
@@ -189,7 +233,10 @@ fn reads_principal(kind: &PolicyKindSpec<'_>) -> bool {
                 || !r.claims.is_empty()
                 || r.cel.as_deref().is_some_and(|c| c.contains("principal"))
         }),
-        PolicyKindSpec::IpFilter(_) | PolicyKindSpec::Inflight(_) | PolicyKindSpec::Jwt(_) => false,
+        PolicyKindSpec::IpFilter(_)
+        | PolicyKindSpec::Inflight(_)
+        | PolicyKindSpec::Jwt(_)
+        | PolicyKindSpec::ApiKey(_) => false,
     }
 }
 

@@ -8,6 +8,7 @@ use crate::policy::ip_filter::IpFilter;
 use crate::policy::{PolicyKind, authn, authz, inflight, rate_limit};
 
 pub fn compile(
+    name: &str,
     spec: PolicyKindSpec<'_>,
     previous: Option<&PolicyKind>,
 ) -> Result<PolicyKind, String> {
@@ -21,5 +22,6 @@ pub fn compile(
         }
         PolicyKindSpec::Jwt(s) => PolicyKind::Jwt(authn::jwt::reuse_or_compile(previous, s)?),
         PolicyKindSpec::Authz(s) => PolicyKind::Authz(authz::Authz::compile(s)?),
+        PolicyKindSpec::ApiKey(s) => PolicyKind::ApiKey(authn::api_key::ApiKey::compile(name, s)?),
     })
 }

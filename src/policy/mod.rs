@@ -71,6 +71,7 @@ pub enum PolicyKind {
     Inflight(Arc<inflight::Inflight>),
     Jwt(Arc<authn::jwt::Jwt>),
     Authz(authz::Authz),
+    ApiKey(authn::api_key::ApiKey),
 }
 
 impl Policy {
@@ -81,7 +82,8 @@ impl Policy {
             | PolicyKind::RateLimit(_)
             | PolicyKind::Inflight(_)
             | PolicyKind::Jwt(_)
-            | PolicyKind::Authz(_) => Phases::REQUEST_HEAD,
+            | PolicyKind::Authz(_)
+            | PolicyKind::ApiKey(_) => Phases::REQUEST_HEAD,
         }
     }
 
@@ -98,7 +100,7 @@ impl Policy {
 
     /// Whether the policy authenticates (attaches a principal).
     pub fn authenticates(&self) -> bool {
-        matches!(self.kind, PolicyKind::Jwt(_))
+        matches!(self.kind, PolicyKind::Jwt(_) | PolicyKind::ApiKey(_))
     }
 
     /// Whether the policy reads the principal, so an authentication policy
@@ -107,7 +109,10 @@ impl Policy {
         match &self.kind {
             PolicyKind::RateLimit(limit) => limit.reads_principal(),
             PolicyKind::Authz(authz) => authz.reads_principal(),
-            PolicyKind::IpFilter(_) | PolicyKind::Inflight(_) | PolicyKind::Jwt(_) => false,
+            PolicyKind::IpFilter(_)
+            | PolicyKind::Inflight(_)
+            | PolicyKind::Jwt(_)
+            | PolicyKind::ApiKey(_) => false,
         }
     }
 
@@ -127,7 +132,8 @@ impl Policy {
             | PolicyKind::RateLimit(_)
             | PolicyKind::Inflight(_)
             | PolicyKind::Jwt(_)
-            | PolicyKind::Authz(_) => Decision::Continue,
+            | PolicyKind::Authz(_)
+            | PolicyKind::ApiKey(_) => Decision::Continue,
         }
     }
 
@@ -142,7 +148,8 @@ impl Policy {
             | PolicyKind::RateLimit(_)
             | PolicyKind::Inflight(_)
             | PolicyKind::Jwt(_)
-            | PolicyKind::Authz(_) => Decision::Continue,
+            | PolicyKind::Authz(_)
+            | PolicyKind::ApiKey(_) => Decision::Continue,
         }
     }
 
@@ -159,7 +166,8 @@ impl Policy {
             | PolicyKind::RateLimit(_)
             | PolicyKind::Inflight(_)
             | PolicyKind::Jwt(_)
-            | PolicyKind::Authz(_) => Decision::Continue,
+            | PolicyKind::Authz(_)
+            | PolicyKind::ApiKey(_) => Decision::Continue,
         }
     }
 
@@ -220,6 +228,15 @@ impl Policy {
                     }
                 }
             }
+            PolicyKind::ApiKey(keys) => match keys.authenticate(input, ctx) {
+                authn::api_key::Outcome::Authenticated(principal) => {
+                    ctx.authenticate(principal);
+                    Decision::Continue
+                }
+                authn::api_key::Outcome::Failed(reason) => {
+                    Decision::Reject(authn::unauthorized(&self.name, reason, "ApiKey"))
+                }
+            },
             PolicyKind::Authz(authz) => match authz.decide(input) {
                 authz::Verdict::Allow => Decision::Continue,
                 // Anonymous and refused by rules that look at who it is:

@@ -3,6 +3,7 @@
 //! (401 with a challenge, 302 to a login page, 503 when the service it
 //! depends on is down and the policy fails closed).
 
+pub mod api_key;
 pub mod cache;
 pub mod discovery;
 pub mod jwt;
@@ -37,5 +38,16 @@ pub fn bearer_unauthorized(policy: &Arc<str>, reason: &'static str) -> Rejection
         reason,
         challenge: HeaderValue::from_str(&challenge)
             .unwrap_or_else(|_| HeaderValue::from_static("Bearer")),
+    }
+}
+
+/// A 401 for a non-bearer scheme (`ApiKey`, `Basic`): `scheme realm="…"`.
+pub fn unauthorized(policy: &Arc<str>, reason: &'static str, scheme: &str) -> Rejection {
+    let challenge = format!("{scheme} realm=\"{policy}\"");
+    Rejection::Unauthorized {
+        policy: Arc::clone(policy),
+        reason,
+        challenge: HeaderValue::from_str(&challenge)
+            .unwrap_or_else(|_| HeaderValue::from_static("Basic")),
     }
 }
