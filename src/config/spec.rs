@@ -452,6 +452,12 @@ pub struct PolicySpec {
     /// Static API keys (stored as hashes).
     #[serde(default)]
     pub api_key: Option<crate::config::spec_api_key::ApiKeySpec>,
+    /// HTTP Basic authentication against an htpasswd file.
+    #[serde(default)]
+    pub basic: Option<crate::config::spec_basic::BasicSpec>,
+    /// Forward authentication to an external service.
+    #[serde(default)]
+    pub external: Option<crate::config::spec_external::ExternalSpec>,
 }
 
 /// The kind a policy is, borrowed from its spec.
@@ -463,6 +469,8 @@ pub enum PolicyKindSpec<'a> {
     Jwt(&'a crate::config::spec_jwt::JwtSpec),
     Authz(&'a crate::config::spec_authz::AuthzSpec),
     ApiKey(&'a crate::config::spec_api_key::ApiKeySpec),
+    Basic(&'a crate::config::spec_basic::BasicSpec),
+    External(&'a crate::config::spec_external::ExternalSpec),
 }
 
 impl PolicyKindSpec<'_> {
@@ -475,12 +483,20 @@ impl PolicyKindSpec<'_> {
             PolicyKindSpec::Jwt(_) => "jwt",
             PolicyKindSpec::Authz(_) => "authz",
             PolicyKindSpec::ApiKey(_) => "api_key",
+            PolicyKindSpec::Basic(_) => "basic",
+            PolicyKindSpec::External(_) => "external",
         }
     }
 
     /// Whether the kind authenticates (attaches a principal).
     pub fn authenticates(&self) -> bool {
-        matches!(self, PolicyKindSpec::Jwt(_) | PolicyKindSpec::ApiKey(_))
+        matches!(
+            self,
+            PolicyKindSpec::Jwt(_)
+                | PolicyKindSpec::ApiKey(_)
+                | PolicyKindSpec::Basic(_)
+                | PolicyKindSpec::External(_)
+        )
     }
 }
 
@@ -505,6 +521,12 @@ impl PolicySpec {
         }
         if let Some(s) = &self.api_key {
             kinds.push(PolicyKindSpec::ApiKey(s));
+        }
+        if let Some(s) = &self.basic {
+            kinds.push(PolicyKindSpec::Basic(s));
+        }
+        if let Some(s) = &self.external {
+            kinds.push(PolicyKindSpec::External(s));
         }
         kinds
     }

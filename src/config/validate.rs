@@ -159,7 +159,7 @@ pub fn validate(cfg: &GatewayConfig) -> Vec<Issue> {
         let Some(kind) = kinds.first() else {
             out.push(
                 &base,
-                "policy needs exactly one kind (ip_filter, rate_limit, inflight, jwt, authz, api_key)",
+                "policy needs exactly one kind (ip_filter, rate_limit, inflight, jwt, authz, api_key, basic, external)",
             );
             continue;
         };
@@ -177,6 +177,12 @@ pub fn validate(cfg: &GatewayConfig) -> Vec<Issue> {
             }
             PolicyKindSpec::ApiKey(k) => {
                 crate::config::validate_auth::check_api_key(&mut out, &field, k)
+            }
+            PolicyKindSpec::Basic(b) => {
+                crate::config::validate_auth::check_basic(&mut out, &field, b)
+            }
+            PolicyKindSpec::External(e) => {
+                crate::config::validate_auth::check_external(&mut out, &field, e)
             }
             PolicyKindSpec::IpFilter(f) => {
                 for (list, cidrs) in [("allow", &f.allow), ("deny", &f.deny)] {

@@ -211,6 +211,53 @@ pub(crate) fn check_api_key(
     }
 }
 
+pub(crate) fn check_basic(out: &mut Issues, base: &str, b: &crate::config::spec_basic::BasicSpec) {
+    match std::fs::read_to_string(&b.htpasswd_file) {
+        Ok(text) => {
+            if let Err(e) = crate::policy::authn::htpasswd::parse(&text) {
+                out.push(
+                    format!("{base}.htpasswd_file"),
+                    format!("{}: {e}", b.htpasswd_file),
+                );
+            }
+        }
+        Err(e) => out.push(
+            format!("{base}.htpasswd_file"),
+            format!("cannot read {}: {e}", b.htpasswd_file),
+        ),
+    }
+    if b.realm.is_empty() || b.realm.contains('"') {
+        out.push(
+            format!("{base}.realm"),
+            "must be non-empty and without quotes",
+        );
+    }
+    if let Some(h) = &b.user_header
+        && http::HeaderName::from_bytes(h.as_bytes()).is_err()
+    {
+        out.push(format!("{base}.user_header"), "invalid header name");
+    }
+}
+
+pub(crate) fn check_external(
+    out: &mut Issues,
+    base: &str,
+    e: &crate::config::spec_external::ExternalSpec,
+) {
+    if let Err(m) = crate::policy::authn::external::External::compile(e) {
+        out.push(base, m);
+    }
+    if e.timeout.is_zero() {
+        out.push(format!("{base}.timeout"), "must be more than 0");
+    }
+    if e.include_body_bytes > 1 << 20 {
+        out.push(
+            format!("{base}.include_body_bytes"),
+            "must be at most 1048576",
+        );
+    }
+}
+
 /// Whether a policy of this kind reads the principal.
 fn reads_principal(kind: &PolicyKindSpec<'_>) -> bool {
     match kind {
@@ -236,7 +283,9 @@ fn reads_principal(kind: &PolicyKindSpec<'_>) -> bool {
         PolicyKindSpec::IpFilter(_)
         | PolicyKindSpec::Inflight(_)
         | PolicyKindSpec::Jwt(_)
-        | PolicyKindSpec::ApiKey(_) => false,
+        | PolicyKindSpec::ApiKey(_)
+        | PolicyKindSpec::Basic(_)
+        | PolicyKindSpec::External(_) => false,
     }
 }
 
@@ -301,6 +350,24 @@ pub fn warnings(cfg: &GatewayConfig) -> Vec<String> {
                         provider.issuer
                     ));
                 }
+            }
+        }
+    }
+    for (i, p) in cfg.policies.iter().enumerate() {
+        if let Some(b) = &p.basic
+            && let Ok(text) = std::fs::read_to_string(&b.htpasswd_file)
+            && let Ok(users) = crate::policy::authn::htpasswd::parse(&text)
+        {
+            let mut legacy: Vec<&str> = users
+                .iter()
+                .filter(|(_, h)| h.is_legacy())
+                .map(|(u, _)| u.as_str())
+                .collect();
+            legacy.sort_unstable();
+            if !legacy.is_empty() {
+                out.push(format!(
+                    "policies[{i}].basic.htpasswd_file: users {legacy:?} use legacy hashes ({{SHA}} or $apr1$); rehash them with bcrypt or argon2id"
+                ));
             }
         }
     }

@@ -122,6 +122,15 @@ impl Rejection {
         }
     }
 
+    /// The same rejection attributed to `policy` (for a challenge built
+    /// with another realm name).
+    pub fn with_policy(mut self, name: &Arc<str>) -> Self {
+        if let Rejection::Unauthorized { policy, .. } = &mut self {
+            *policy = Arc::clone(name);
+        }
+        self
+    }
+
     /// The authorization rule that denied, for the access log.
     pub fn rule(&self) -> Option<&Arc<str>> {
         match self {

@@ -23,5 +23,7 @@ pub fn compile(
         PolicyKindSpec::Jwt(s) => PolicyKind::Jwt(authn::jwt::reuse_or_compile(previous, s)?),
         PolicyKindSpec::Authz(s) => PolicyKind::Authz(authz::Authz::compile(s)?),
         PolicyKindSpec::ApiKey(s) => PolicyKind::ApiKey(authn::api_key::ApiKey::compile(name, s)?),
+        PolicyKindSpec::Basic(s) => PolicyKind::Basic(authn::basic::Basic::compile(name, s)?),
+        PolicyKindSpec::External(s) => PolicyKind::External(authn::external::External::compile(s)?),
     })
 }

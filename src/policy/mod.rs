@@ -72,6 +72,8 @@ pub enum PolicyKind {
     Jwt(Arc<authn::jwt::Jwt>),
     Authz(authz::Authz),
     ApiKey(authn::api_key::ApiKey),
+    Basic(authn::basic::Basic),
+    External(authn::external::External),
 }
 
 impl Policy {
@@ -83,14 +85,21 @@ impl Policy {
             | PolicyKind::Inflight(_)
             | PolicyKind::Jwt(_)
             | PolicyKind::Authz(_)
-            | PolicyKind::ApiKey(_) => Phases::REQUEST_HEAD,
+            | PolicyKind::ApiKey(_)
+            | PolicyKind::Basic(_) => Phases::REQUEST_HEAD,
+            // With the body it decides once the body is buffered.
+            PolicyKind::External(e) if e.body_budget().is_some() => Phases::REQUEST_BODY,
+            PolicyKind::External(_) => Phases::REQUEST_HEAD,
         }
     }
 
     /// How much of the request body the policy reads before deciding (only
     /// for policies in the request-body phase).
     pub fn request_body_budget(&self) -> Option<BodyBudget> {
-        None
+        match &self.kind {
+            PolicyKind::External(e) => e.body_budget(),
+            _ => None,
+        }
     }
 
     /// How much of the response body the policy reads (response-body phase).
@@ -100,7 +109,13 @@ impl Policy {
 
     /// Whether the policy authenticates (attaches a principal).
     pub fn authenticates(&self) -> bool {
-        matches!(self.kind, PolicyKind::Jwt(_) | PolicyKind::ApiKey(_))
+        matches!(
+            self.kind,
+            PolicyKind::Jwt(_)
+                | PolicyKind::ApiKey(_)
+                | PolicyKind::Basic(_)
+                | PolicyKind::External(_)
+        )
     }
 
     /// Whether the policy reads the principal, so an authentication policy
@@ -112,7 +127,9 @@ impl Policy {
             PolicyKind::IpFilter(_)
             | PolicyKind::Inflight(_)
             | PolicyKind::Jwt(_)
-            | PolicyKind::ApiKey(_) => false,
+            | PolicyKind::ApiKey(_)
+            | PolicyKind::Basic(_)
+            | PolicyKind::External(_) => false,
         }
     }
 
@@ -121,19 +138,42 @@ impl Policy {
     /// policy may call out (external authorization with the body).
     pub async fn request_body(
         &self,
-        _input: &PolicyInput<'_>,
-        _ctx: &mut RequestContext,
-        _body: &[u8],
+        input: &PolicyInput<'_>,
+        ctx: &mut RequestContext,
+        body: &[u8],
         _complete: bool,
     ) -> Decision {
         match &self.kind {
+            PolicyKind::External(external) => self.external(external, input, ctx, Some(body)).await,
             // Head-only kinds never run here (`phases` says so).
             PolicyKind::IpFilter(_)
             | PolicyKind::RateLimit(_)
             | PolicyKind::Inflight(_)
             | PolicyKind::Jwt(_)
             | PolicyKind::Authz(_)
-            | PolicyKind::ApiKey(_) => Decision::Continue,
+            | PolicyKind::ApiKey(_)
+            | PolicyKind::Basic(_) => Decision::Continue,
+        }
+    }
+
+    async fn external(
+        &self,
+        external: &authn::external::External,
+        input: &PolicyInput<'_>,
+        ctx: &mut RequestContext,
+        body: Option<&[u8]>,
+    ) -> Decision {
+        match external
+            .check(&self.name, input, ctx, body, authn::unix_now())
+            .await
+        {
+            authn::external::Outcome::Allow(principal) => {
+                if let Some(p) = principal {
+                    ctx.authenticate(p);
+                }
+                Decision::Continue
+            }
+            authn::external::Outcome::Deny(rejection) => Decision::Reject(rejection),
         }
     }
 
@@ -149,7 +189,9 @@ impl Policy {
             | PolicyKind::Inflight(_)
             | PolicyKind::Jwt(_)
             | PolicyKind::Authz(_)
-            | PolicyKind::ApiKey(_) => Decision::Continue,
+            | PolicyKind::ApiKey(_)
+            | PolicyKind::Basic(_)
+            | PolicyKind::External(_) => Decision::Continue,
         }
     }
 
@@ -167,7 +209,9 @@ impl Policy {
             | PolicyKind::Inflight(_)
             | PolicyKind::Jwt(_)
             | PolicyKind::Authz(_)
-            | PolicyKind::ApiKey(_) => Decision::Continue,
+            | PolicyKind::ApiKey(_)
+            | PolicyKind::Basic(_)
+            | PolicyKind::External(_) => Decision::Continue,
         }
     }
 
@@ -237,6 +281,19 @@ impl Policy {
                     Decision::Reject(authn::unauthorized(&self.name, reason, "ApiKey"))
                 }
             },
+            PolicyKind::Basic(basic) => {
+                match basic.authenticate(input, ctx, authn::unix_now()).await {
+                    authn::basic::Outcome::Authenticated(principal) => {
+                        ctx.authenticate(principal);
+                        Decision::Continue
+                    }
+                    authn::basic::Outcome::Failed(reason) => Decision::Reject(
+                        authn::unauthorized(&Arc::from(basic.spec.realm.as_str()), reason, "Basic")
+                            .with_policy(&self.name),
+                    ),
+                }
+            }
+            PolicyKind::External(external) => self.external(external, input, ctx, None).await,
             PolicyKind::Authz(authz) => match authz.decide(input) {
                 authz::Verdict::Allow => Decision::Continue,
                 // Anonymous and refused by rules that look at who it is:

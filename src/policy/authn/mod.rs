@@ -4,8 +4,11 @@
 //! depends on is down and the policy fails closed).
 
 pub mod api_key;
+pub mod basic;
 pub mod cache;
 pub mod discovery;
+pub mod external;
+pub mod htpasswd;
 pub mod jwt;
 pub mod token;
 
