@@ -238,6 +238,16 @@ struct Line<'a> {
     policy: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     reason: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rule: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    auth_method: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    subject: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    issuer: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    key_id: Option<&'a str>,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     aborted: bool,
     #[serde(skip_serializing_if = "HeaderList::is_empty")]
@@ -341,6 +351,11 @@ impl AccessRecord {
             upstream_ms: self.upstream_ms.map(round3),
             policy: self.policy.as_deref(),
             reason: self.reason,
+            rule: self.rule.as_deref(),
+            auth_method: self.principal.as_ref().map(|p| p.method.as_str()),
+            subject: self.principal.as_ref().map(|p| p.subject.as_str()),
+            issuer: self.principal.as_ref().and_then(|p| p.issuer.as_deref()),
+            key_id: self.principal.as_ref().and_then(|p| p.key_id.as_deref()),
             aborted: self.body_error,
             tls_version: self.tls.as_ref().map(|t| t.version),
             tls_cipher: self.tls.as_ref().map(|t| t.cipher),

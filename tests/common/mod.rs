@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod attack;
+pub mod idp;
 pub mod prom;
 pub mod schema;
 pub mod tls;

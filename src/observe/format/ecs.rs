@@ -91,6 +91,17 @@ pub fn write(record: &AccessRecord, duration: Duration, buf: &mut Vec<u8>) -> bo
     }
     if let Some(policy) = &record.policy {
         doc["rule"] = json!({"name": &**policy});
+        if let Some(rule) = &record.rule {
+            doc["rule"]["id"] = json!(&**rule);
+        }
+    }
+    if let Some(p) = &record.principal {
+        let mut user = json!({"name": p.subject, "roles": p.roles});
+        if let Some(id) = &p.key_id {
+            user["id"] = json!(id);
+        }
+        doc["user"] = user;
+        doc["portcullis"]["auth"] = json!({"method": p.method.as_str(), "issuer": p.issuer});
     }
     if let Some(tls) = &record.tls {
         let mut t = json!({

@@ -61,6 +61,9 @@ pub struct ProviderKeys {
     last_attempt_ms: AtomicU64,
     /// Milliseconds since `epoch` of the last successful fetch.
     last_ok_ms: AtomicU64,
+    /// Milliseconds since `epoch` of the last refetch for an unknown `kid`
+    /// (the warm-up and periodic fetches do not count against its limit).
+    last_on_demand_ms: AtomicU64,
     /// Bumped by every completed fetch, so waiters know one happened.
     generation: AtomicU64,
     pub counters: FetchCounters,
@@ -107,6 +110,7 @@ impl ProviderKeys {
             epoch: Instant::now(),
             last_attempt_ms: AtomicU64::new(0),
             last_ok_ms: AtomicU64::new(0),
+            last_on_demand_ms: AtomicU64::new(0),
             generation: AtomicU64::new(0),
             counters: FetchCounters::default(),
         })
@@ -161,10 +165,12 @@ impl ProviderKeys {
             // Someone else fetched while we waited.
             return true;
         }
-        let last = self.last_attempt_ms.load(Ordering::Relaxed);
+        let last = self.last_on_demand_ms.load(Ordering::Relaxed);
         if last != 0 && self.now_ms().saturating_sub(last) < MIN_REFETCH.as_millis() as u64 {
             return false;
         }
+        self.last_on_demand_ms
+            .store(self.now_ms(), Ordering::Relaxed);
         self.fetch_locked().await;
         drop(guard);
         true
