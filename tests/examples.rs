@@ -78,6 +78,8 @@ fn yaml_blocks_in_the_guides_validate() {
         "logging.md",
         "strict-http.md",
         "tls.md",
+        "authentication.md",
+        "authorization.md",
     ] {
         let text = std::fs::read_to_string(docs.join(name)).expect("read doc");
         let mut rest = text.as_str();
