@@ -12,6 +12,7 @@ use http::{HeaderValue, Request, Response, StatusCode, header};
 use hyper::body::Incoming;
 
 use crate::config::compile::{ListenerRuntime, RouteAction};
+use crate::config::spec_strict::PathStrictness;
 use crate::http::body::{RequestBody, ResponseBody};
 use crate::http::body_limit::{BodyFault, LimitedBody, MinRate};
 use crate::http::forwarding::{self, Hop};
@@ -135,6 +136,23 @@ async fn handle_request(
         );
     }
 
+    // Header names a backend could read as a header the gateway owns, and
+    // vendor client-IP / URL-override headers of untrusted peers: removed
+    // (or refused) before any policy or the backend sees them.
+    if listener
+        .hygiene
+        .apply(req.headers_mut(), conn.peer_trusted)
+        .is_err()
+    {
+        return reject(
+            record,
+            Rejection::BadRequest {
+                reason: "underscore_header",
+            },
+            &request_id,
+        );
+    }
+
     // Size limits, before anything looks at the target or reads the body.
     // (Head size and header count are the framing guard's and hyper's: 431.)
     let target_len = req.uri().path_and_query().map_or(0, |pq| pq.as_str().len());
@@ -176,6 +194,17 @@ async fn handle_request(
                 &request_id,
             ),
         };
+    }
+    // Strict mode first refuses spellings backends decode differently
+    // (matrix parameters, double encoding, overlong UTF-8, fullwidth forms).
+    if listener.spec.http.path_strictness == PathStrictness::Strict
+        && let Err(e) = crate::http::path_strict::check(req.uri().path())
+    {
+        if logging {
+            record.path.push_str(req.uri().path());
+        }
+        let rejection = Rejection::BadRequest { reason: e.reason() };
+        return reject(record, rejection, &request_id);
     }
     let path = match normalize_path(req.uri().path(), listener.spec.http.encoded_slash) {
         Ok(p) => p,

@@ -56,6 +56,8 @@ pub struct ListenerRuntime {
     pub unrouted: Arc<RouteMetrics>,
     /// TLS termination; `None` on a plain listener.
     pub tls: Option<Arc<crate::tls::ListenerTls>>,
+    /// Underscore-name and untrusted-header rules of `spec.http`.
+    pub hygiene: crate::http::header_hygiene::HeaderHygiene,
 }
 
 #[derive(Debug)]
@@ -248,6 +250,7 @@ pub fn compile_with(
             deny_list: Arc::clone(&telemetry.deny_list),
             metrics: telemetry.metrics.listener(&listener.name),
             unrouted: telemetry.metrics.route(&listener.name, ""),
+            hygiene: crate::http::header_hygiene::HeaderHygiene::from_spec(&listener.http),
         }));
     }
 

@@ -165,6 +165,16 @@ pub struct HttpSpec {
     /// Longest request target (path and query) in bytes (414 past it).
     #[serde(default = "default_max_uri_bytes")]
     pub max_uri_bytes: usize,
+    /// Header names containing `_`: `drop` (default), `reject` or `allow`.
+    #[serde(default)]
+    pub underscore_headers: crate::config::spec_strict::UnderscoreHeaders,
+    /// Headers removed from requests of peers that are not trusted proxies
+    /// (vendor client-IP and URL/method override headers by default).
+    #[serde(default = "crate::config::spec_strict::default_untrusted_strip")]
+    pub strip_untrusted_headers: Vec<String>,
+    /// `strict` (default) or `standard` path judgement.
+    #[serde(default)]
+    pub path_strictness: crate::config::spec_strict::PathStrictness,
 }
 
 fn default_max_uri_bytes() -> usize {
@@ -184,6 +194,9 @@ impl Default for HttpSpec {
             max_body_bytes: None,
             min_body_rate: None,
             max_uri_bytes: default_max_uri_bytes(),
+            underscore_headers: Default::default(),
+            strip_untrusted_headers: crate::config::spec_strict::default_untrusted_strip(),
+            path_strictness: Default::default(),
         }
     }
 }
@@ -270,6 +283,10 @@ pub struct PathMatchSpec {
     /// Matched against the whole normalised path.
     #[serde(default)]
     pub regex: Option<String>,
+    /// Compare ASCII letters without case (`/admin` also matches `/ADMIN`),
+    /// for backends on case-insensitive file systems or frameworks.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub case_insensitive: bool,
 }
 
 /// A header or query parameter condition: `name` plus one of `exact`, `regex`,

@@ -280,6 +280,7 @@ fn check_address(
 
 fn check_http(out: &mut Issues, base: &str, h: &crate::config::spec::HttpSpec) {
     let f = |name: &str| format!("{base}.http.{name}");
+    crate::config::validate_strict::check(out, &format!("{base}.http"), h);
     if !(1024..=1 << 20).contains(&h.max_head_bytes) {
         out.push(f("max_head_bytes"), "must be between 1024 and 1048576");
     }

@@ -2,7 +2,9 @@
 pub mod body;
 pub mod body_limit;
 pub mod forwarding;
+pub mod header_hygiene;
 pub mod normalize;
+pub mod path_strict;
 pub mod redirect;
 pub mod reject;
 pub mod request_id;
