@@ -14,7 +14,7 @@ use hyper::body::Incoming;
 use crate::config::compile::{ListenerRuntime, RouteAction};
 use crate::config::spec_strict::PathStrictness;
 use crate::http::body::{RequestBody, ResponseBody};
-use crate::http::body_limit::{BodyFault, LimitedBody, MinRate};
+use crate::http::body_limit::{BodyFault, Inactivity, LimitedBody, MinRate};
 use crate::http::forwarding::{self, Hop};
 use crate::http::normalize::{PathError, normalize_path};
 use crate::http::reject::Rejection;
@@ -330,8 +330,13 @@ async fn handle_request(
         .min_body_rate
         .as_ref()
         .map(MinRate::from_spec);
-    let body = if body_limit.is_some() || min_rate.is_some() {
-        RequestBody::Limited(LimitedBody::new(body, body_limit, min_rate))
+    // A body that is already complete (no body, or a GET) needs no timer.
+    let inactivity = (!http_body::Body::is_end_stream(&body))
+        .then_some(listener.spec.http.body_timeout)
+        .flatten()
+        .map(Inactivity::new);
+    let body = if body_limit.is_some() || min_rate.is_some() || inactivity.is_some() {
+        RequestBody::Limited(LimitedBody::new(body, body_limit, min_rate, inactivity))
     } else {
         RequestBody::Incoming(body)
     };
@@ -348,7 +353,15 @@ async fn handle_request(
                     reason: "upstream_error",
                 },
                 UpstreamError::ClientBody(BodyFault::TooLarge) => Rejection::PayloadTooLarge,
-                UpstreamError::ClientBody(BodyFault::TooSlow) => Rejection::BodyTimeout,
+                UpstreamError::ClientBody(BodyFault::TooSlow) => Rejection::BodyTimeout {
+                    reason: "body_too_slow",
+                },
+                UpstreamError::ClientBody(BodyFault::Idle) => Rejection::BodyTimeout {
+                    reason: "body_timeout",
+                },
+                UpstreamError::ClientBody(BodyFault::Malformed) => {
+                    Rejection::BadRequest { reason: "bad_body" }
+                }
             };
             return held(reject(record, rejection, &request_id));
         }

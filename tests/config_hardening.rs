@@ -23,7 +23,9 @@ fn listener_http(http: &str) -> String {
 fn underscore_headers_wrong_value() {
     let e = error(&listener_http("      underscore_headers: sometimes\n"));
     assert!(
-        e.starts_with("gateway.yaml:5:27 listeners[0].http.underscore_headers: unknown variant `sometimes`"),
+        e.starts_with(
+            "gateway.yaml:5:27 listeners[0].http.underscore_headers: unknown variant `sometimes`"
+        ),
         "{e}"
     );
 }
@@ -54,6 +56,20 @@ fn case_insensitive_not_a_bool() {
     let e = error(text);
     assert!(
         e.starts_with("gateway.yaml:4:45 routes[0].match.path.case_insensitive: invalid type"),
+        "{e}"
+    );
+}
+
+#[test]
+fn body_timeout_zero_and_garbage() {
+    let e = error(&listener_http("      body_timeout: 0s\n"));
+    assert_eq!(
+        e,
+        "gateway.yaml:5:21 listeners[0].http.body_timeout: must be greater than 0 (null disables it)"
+    );
+    let e = error(&listener_http("      body_timeout: soon\n"));
+    assert!(
+        e.starts_with("gateway.yaml:5:21 listeners[0].http.body_timeout: invalid duration"),
         "{e}"
     );
 }

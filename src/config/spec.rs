@@ -172,6 +172,13 @@ pub struct HttpSpec {
     /// (vendor client-IP and URL/method override headers by default).
     #[serde(default = "crate::config::spec_strict::default_untrusted_strip")]
     pub strip_untrusted_headers: Vec<String>,
+    /// Longest pause between two reads of request-body data (nginx's
+    /// `client_body_timeout`); 408 `body_timeout` past it; `null` disables it.
+    #[serde(
+        default = "default_body_timeout",
+        with = "crate::config::spec_conn_limit::opt_duration"
+    )]
+    pub body_timeout: Option<Duration>,
     /// `strict` (default) or `standard` path judgement.
     #[serde(default)]
     pub path_strictness: crate::config::spec_strict::PathStrictness,
@@ -197,10 +204,14 @@ impl Default for HttpSpec {
             underscore_headers: Default::default(),
             strip_untrusted_headers: crate::config::spec_strict::default_untrusted_strip(),
             path_strictness: Default::default(),
+            body_timeout: default_body_timeout(),
         }
     }
 }
 
+fn default_body_timeout() -> Option<Duration> {
+    Some(Duration::from_secs(60))
+}
 fn default_max_head_bytes() -> usize {
     32 * 1024
 }

@@ -5,6 +5,12 @@ use crate::config::spec::HttpSpec;
 use crate::config::validate::Issues;
 
 pub(crate) fn check(out: &mut Issues, base: &str, h: &HttpSpec) {
+    if h.body_timeout.is_some_and(|d| d.is_zero()) {
+        out.push(
+            format!("{base}.body_timeout"),
+            "must be greater than 0 (null disables it)",
+        );
+    }
     for (i, name) in h.strip_untrusted_headers.iter().enumerate() {
         let field = format!("{base}.strip_untrusted_headers[{i}]");
         if http::HeaderName::from_bytes(name.as_bytes()).is_err() {

@@ -14,7 +14,7 @@ use crate::upstream::clock;
 use crate::upstream::endpoint::InFlight;
 use crate::upstream::h1::body::{Release, UpstreamBody};
 use crate::upstream::h1::conn::Connection;
-use crate::upstream::h1::exchange::{self, ExchangeError, Outcome};
+use crate::upstream::h1::exchange::{self, ExchangeError, Outcome, Progress};
 
 /// A response head from an endpoint.
 #[derive(Debug)]
@@ -124,6 +124,7 @@ async fn attempt(
     let timeouts = &backend.spec.timeouts;
 
     let in_flight = InFlight::start(endpoint);
+    let progress = Progress::default();
     let started = Instant::now();
     let result = tokio::time::timeout(timeouts.request, async {
         let mut body = body;
@@ -146,7 +147,7 @@ async fn attempt(
                     }
                 },
             };
-            match exchange::exchange(c, request.method, request.target, request.headers, body, release.clone()).await {
+            match exchange::exchange(c, request.method, request.target, request.headers, body, release.clone(), &progress).await {
                 Ok(outcome) => return Ok(outcome),
                 Err(failure) => match (failure.error, failure.body) {
                     (ExchangeError::Stale, Some(returned)) if !fresh => body = returned,
@@ -194,6 +195,11 @@ async fn attempt(
             return Err(fail(UpstreamError::ClientBody(fault)));
         }
         Ok(Err(error)) => error,
+        // Out of time while still waiting for the client's body: a slow
+        // client, answered 408, and the endpoint did nothing wrong.
+        Err(_) if progress.awaiting_client() => {
+            return Err(fail(UpstreamError::ClientBody(BodyFault::Idle)));
+        }
         Err(_) => UpstreamError::Timeout,
     };
     if endpoint
