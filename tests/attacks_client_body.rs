@@ -17,7 +17,10 @@ async fn setup_fragile(request_timeout: &str, http_extra: &str) -> (Gateway, Ups
     let yaml = config(up.addr, http_extra)
         .replace("consecutive_failures: 1000", "consecutive_failures: 2")
         .replace("request: 3s", &format!("request: {request_timeout}"));
-    assert!(yaml.contains("consecutive_failures: 2"), "config template changed");
+    assert!(
+        yaml.contains("consecutive_failures: 2"),
+        "config template changed"
+    );
     let gw = Gateway::start(&yaml);
     (gw, up)
 }
@@ -41,7 +44,9 @@ async fn slow_upload_past_request_timeout_is_408_and_no_ejection() {
     }
     let lines = gw.wait_access_lines(4);
     assert!(
-        lines.iter().all(|l| l.contains("\"reason\":\"body_timeout\"")),
+        lines
+            .iter()
+            .all(|l| l.contains("\"reason\":\"body_timeout\"")),
         "{lines:?}"
     );
     // Four failures would have ejected the only endpoint (503 no endpoint).
@@ -57,7 +62,10 @@ async fn body_inactivity_timeout_answers_408() {
     assert_eq!(codes, [408]);
     assert!(took < std::time::Duration::from_secs(10), "{took:?}");
     let lines = gw.wait_access_lines(1);
-    assert!(lines[0].contains("\"reason\":\"body_timeout\""), "{lines:?}");
+    assert!(
+        lines[0].contains("\"reason\":\"body_timeout\""),
+        "{lines:?}"
+    );
     assert_healthy(&gw, &up).await;
 }
 
@@ -73,7 +81,9 @@ async fn malformed_chunked_body_is_400_and_no_ejection() {
         "5\nhello\r\n0\r\n\r\n",
     ];
     for body in bodies {
-        let raw = format!("POST /chunked HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n{body}");
+        let raw = format!(
+            "POST /chunked HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n{body}"
+        );
         let reply = exchange(gw.addr("web"), raw.as_bytes()).await;
         assert_eq!(statuses(&reply), [400], "{body:?}: {reply}");
     }

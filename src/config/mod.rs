@@ -10,6 +10,7 @@ pub mod spec_logging;
 pub mod spec_rate_limit;
 pub mod spec_strict;
 pub mod validate;
+pub mod validate_admin;
 pub mod validate_conn_limit;
 pub mod validate_logging;
 pub mod validate_match;

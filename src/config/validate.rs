@@ -39,7 +39,9 @@ impl Issues {
 pub fn validate(cfg: &GatewayConfig) -> Vec<Issue> {
     let mut out = Issues::default();
 
-    check_address(&mut out, "admin.address", &cfg.admin.address, true);
+    if let Some(admin) = check_address(&mut out, "admin.address", &cfg.admin.address, true) {
+        crate::config::validate_admin::check(&mut out, cfg, admin);
+    }
     crate::config::validate_logging::check_logging(&mut out, &cfg.logging);
     for (i, cidr) in cfg.server.trusted_proxies.iter().enumerate() {
         if let Err(e) = parse_cidr(cidr) {
