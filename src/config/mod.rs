@@ -3,6 +3,7 @@
 pub mod compile;
 pub mod error;
 pub mod load;
+pub mod paths;
 pub mod spec;
 pub mod spec_conn_limit;
 pub mod spec_inflight;
