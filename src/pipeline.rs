@@ -390,6 +390,9 @@ async fn handle_request(
         ));
     }
     forwarding::strip_hop_by_hop(response.headers_mut(), false);
+    // The backend's `Server` names its software and version: removed or
+    // replaced unless the listener keeps it.
+    listener.hygiene.response(response.headers_mut());
     let (parts, body) = response.into_parts();
     held(finish(
         record,

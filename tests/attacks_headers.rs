@@ -243,3 +243,33 @@ async fn vendor_client_ip_and_url_override_headers_are_stripped() {
     assert_eq!(seen[0].headers["true-client-ip"], "1.2.3.4");
     assert_healthy(&gw, &up).await;
 }
+
+/// The backend's `Server` header (software and version) is removed by
+/// default, kept with `server_header: keep`, replaced with `{ set: .. }`.
+#[tokio::test]
+async fn backend_server_header_is_removed_or_replaced() {
+    let up = Upstream::start_with("up", |_| {
+        let mut resp = http::Response::new(http_body_util::Full::new(bytes::Bytes::from("hi")));
+        resp.headers_mut().insert(
+            "server",
+            http::HeaderValue::from_static("Apache/2.4.49 (Unix)"),
+        );
+        Some(resp)
+    })
+    .await;
+    let raw = "GET /s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    for (extra, want) in [
+        ("", None),
+        (", server_header: keep", Some("Apache/2.4.49 (Unix)")),
+        (", server_header: { set: edge }", Some("edge")),
+    ] {
+        let gw = Gateway::start(&config(up.addr, extra));
+        let reply = exchange(gw.addr("web"), raw.as_bytes()).await;
+        assert_eq!(statuses(&reply), [200], "{reply}");
+        let server: Option<&str> = reply.lines().find_map(|l| {
+            l.strip_prefix("server: ")
+                .or_else(|| l.strip_prefix("Server: "))
+        });
+        assert_eq!(server.map(str::trim), want, "{extra}: {reply}");
+    }
+}

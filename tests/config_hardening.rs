@@ -73,3 +73,17 @@ fn body_timeout_zero_and_garbage() {
         "{e}"
     );
 }
+
+#[test]
+fn server_header_wrong_values() {
+    let e = error(&listener_http("      server_header: hide\n"));
+    assert!(
+        e.starts_with("gateway.yaml:5:22 listeners[0].http.server_header: unknown variant `hide`"),
+        "{e}"
+    );
+    let e = error(&listener_http("      server_header: { set: \"\" }\n"));
+    assert!(
+        e.contains("listeners[0].http.server_header.set: \"\" is not a valid"),
+        "{e}"
+    );
+}

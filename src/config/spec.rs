@@ -179,6 +179,10 @@ pub struct HttpSpec {
         with = "crate::config::spec_conn_limit::opt_duration"
     )]
     pub body_timeout: Option<Duration>,
+    /// The backend's `Server` header: `remove` (default), `keep`, or
+    /// `{ set: value }`.
+    #[serde(default)]
+    pub server_header: crate::config::spec_strict::ServerHeader,
     /// `strict` (default) or `standard` path judgement.
     #[serde(default)]
     pub path_strictness: crate::config::spec_strict::PathStrictness,
@@ -205,6 +209,7 @@ impl Default for HttpSpec {
             strip_untrusted_headers: crate::config::spec_strict::default_untrusted_strip(),
             path_strictness: Default::default(),
             body_timeout: default_body_timeout(),
+            server_header: Default::default(),
         }
     }
 }

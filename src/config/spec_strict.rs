@@ -38,6 +38,20 @@ pub enum PathStrictness {
     Standard,
 }
 
+/// What happens to a backend's `Server` response header, which tends to
+/// name the backend's software and version.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ServerHeader {
+    /// Removed (default).
+    #[default]
+    Remove,
+    /// Passed on as the backend sent it.
+    Keep,
+    /// Replaced by this value (`server_header: { set: portcullis }`).
+    Set(String),
+}
+
 /// Headers removed from requests of untrusted peers by default: vendor
 /// client-IP headers and URL/method override headers. Backends and
 /// frameworks believe them as much as `X-Forwarded-For`.

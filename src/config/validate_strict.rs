@@ -11,6 +11,14 @@ pub(crate) fn check(out: &mut Issues, base: &str, h: &HttpSpec) {
             "must be greater than 0 (null disables it)",
         );
     }
+    if let crate::config::spec_strict::ServerHeader::Set(value) = &h.server_header
+        && (value.is_empty() || http::HeaderValue::from_str(value).is_err())
+    {
+        out.push(
+            format!("{base}.server_header.set"),
+            format!("{value:?} is not a valid, non-empty header value"),
+        );
+    }
     for (i, name) in h.strip_untrusted_headers.iter().enumerate() {
         let field = format!("{base}.strip_untrusted_headers[{i}]");
         if http::HeaderName::from_bytes(name.as_bytes()).is_err() {

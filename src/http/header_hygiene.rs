@@ -5,10 +5,10 @@
 //! headers. Every name that a backend could read as a framing or forwarding
 //! header, but the gateway would not, is removed or refused here.
 
-use http::header::{HeaderMap, HeaderName};
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 
 use crate::config::spec::HttpSpec;
-use crate::config::spec_strict::UnderscoreHeaders;
+use crate::config::spec_strict::{ServerHeader, UnderscoreHeaders};
 
 /// Names a `_` spelling must never stand in for, whatever the mode: framing,
 /// hop-by-hop, routing and the forwarding headers the gateway sets.
@@ -40,6 +40,9 @@ const PROTECTED: [&str; 20] = [
 pub struct HeaderHygiene {
     underscore: UnderscoreHeaders,
     strip_untrusted: Vec<HeaderName>,
+    /// `None`: keep the backend's `Server`; `Some(None)`: remove it;
+    /// `Some(Some(v))`: replace it with `v`.
+    server: Option<Option<HeaderValue>>,
 }
 
 /// Why a request is refused.
@@ -54,9 +57,28 @@ impl HeaderHygiene {
             .iter()
             .filter_map(|n| HeaderName::from_bytes(n.as_bytes()).ok())
             .collect();
+        let server = match &spec.server_header {
+            ServerHeader::Keep => None,
+            ServerHeader::Remove => Some(None),
+            ServerHeader::Set(v) => Some(HeaderValue::from_str(v).ok()),
+        };
         Self {
             underscore: spec.underscore_headers,
             strip_untrusted,
+            server,
+        }
+    }
+
+    /// Applies `server_header` to a backend's response headers.
+    pub fn response(&self, headers: &mut HeaderMap) {
+        match &self.server {
+            None => {}
+            Some(None) => {
+                headers.remove(header::SERVER);
+            }
+            Some(Some(value)) => {
+                headers.insert(header::SERVER, value.clone());
+            }
         }
     }
 
@@ -174,6 +196,37 @@ mod tests {
         assert_eq!(
             h.keys().map(|k| k.as_str()).collect::<Vec<_>>(),
             ["true_client_ip"]
+        );
+    }
+
+    #[test]
+    fn server_header_removed_kept_or_replaced() {
+        let backend = || {
+            let mut h = HeaderMap::new();
+            h.insert(
+                header::SERVER,
+                HeaderValue::from_static("Apache/2.4.1 (Unix)"),
+            );
+            h
+        };
+        let with = |mode: ServerHeader| {
+            let spec = HttpSpec {
+                server_header: mode,
+                ..HttpSpec::default()
+            };
+            let mut h = backend();
+            HeaderHygiene::from_spec(&spec).response(&mut h);
+            h.get(header::SERVER)
+                .map(|v| v.to_str().unwrap().to_owned())
+        };
+        assert_eq!(with(ServerHeader::Remove), None);
+        assert_eq!(
+            with(ServerHeader::Keep).as_deref(),
+            Some("Apache/2.4.1 (Unix)")
+        );
+        assert_eq!(
+            with(ServerHeader::Set("edge".into())).as_deref(),
+            Some("edge")
         );
     }
 
