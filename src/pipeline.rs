@@ -15,6 +15,8 @@ use crate::config::compile::{ListenerRuntime, RouteAction};
 use crate::config::spec_strict::PathStrictness;
 use crate::http::body::{RequestBody, ResponseBody};
 use crate::http::body_limit::{BodyFault, Inactivity, LimitedBody, MinRate};
+use crate::http::filter::redirect::Origin;
+use crate::http::filter::template::OwnedFacts;
 use crate::http::forwarding::{self, Hop};
 use crate::http::normalize::{PathError, normalize_path};
 use crate::http::reject::Rejection;
@@ -271,22 +273,69 @@ async fn handle_request(
     let permits = extras.permits;
     let held = move |response: Response<ResponseBody>| response.map(|b| b.holding(permits));
 
-    // 6. Action.
+    // 6. Action. Header-modifier values may name request facts; they are
+    // copied only for routes that have modifiers.
+    let filters = &route.filters;
+    let owned_facts = filters.has_header_modifiers().then(|| OwnedFacts {
+        client_ip: client_ip.addr(),
+        request_id: request_id.to_str().unwrap_or_default().to_owned(),
+        host: host.to_string(),
+        path: path.to_string(),
+        method: req.method().as_str().to_owned(),
+        scheme: conn.proto,
+    });
+    let facts = owned_facts.as_ref().map(OwnedFacts::facts);
+    let respond_edits = |response: &mut Response<ResponseBody>| {
+        if let (Some(modifier), Some(facts)) = (&filters.response_headers, &facts) {
+            modifier.apply(response.headers_mut(), facts);
+        }
+    };
     let backend = match &route.action {
         RouteAction::Direct(direct) => {
             let mut response = Response::new(ResponseBody::full(direct.body.clone()));
             *response.status_mut() = direct.status;
             *response.headers_mut() = direct.headers.clone();
+            respond_edits(&mut response);
+            return held(finish(record, response, &request_id));
+        }
+        RouteAction::Redirect(redirect) => {
+            let origin = Origin {
+                scheme: conn.proto,
+                host: &host,
+                port: request_port(&req),
+                path: &path,
+                query: req.uri().query(),
+            };
+            let Some(location) = redirect.location(origin) else {
+                let rejection = Rejection::BadRequest { reason: "bad_host" };
+                return held(reject(record, rejection, &request_id));
+            };
+            let mut response = Response::new(ResponseBody::empty());
+            *response.status_mut() = redirect.status;
+            response.headers_mut().insert(header::LOCATION, location);
+            respond_edits(&mut response);
             return held(finish(record, response, &request_id));
         }
         RouteAction::Backend(backend) => Arc::clone(backend),
     };
 
-    // Keep only a path normalisation changed; otherwise the received target
-    // is sent as it is (no allocation).
-    let normalized = match path {
-        Cow::Owned(p) => Some(p),
-        Cow::Borrowed(_) => None,
+    // Keep only a path normalisation (or a rewrite) changed; otherwise the
+    // received target is sent as it is (no allocation). A rewritten path is
+    // normalised again: captures and replacements must not reintroduce
+    // `..` or `//` for the backend.
+    let normalized = match (&filters.rewrite_path, path) {
+        (Some(rewrite), path) => {
+            let rewritten = rewrite.apply(&path);
+            match normalize_path(&rewritten, listener.spec.http.encoded_slash) {
+                Ok(p) => Some(p.into_owned()),
+                Err(_) => {
+                    let rejection = Rejection::BadRequest { reason: "bad_path" };
+                    return held(reject(record, rejection, &request_id));
+                }
+            }
+        }
+        (None, Cow::Owned(p)) => Some(p),
+        (None, Cow::Borrowed(_)) => None,
     };
     let upgrade = forwarding::is_upgrade(req.headers()) && req.version() <= http::Version::HTTP_11;
     let client_upgrade = upgrade.then(|| hyper::upgrade::on(&mut req));
@@ -316,6 +365,14 @@ async fn handle_request(
     );
     if let Some(host) = host_value {
         parts.headers.insert(header::HOST, host);
+    }
+    // Route filters last, so an operator's edit wins over the defaults
+    // (`X-Forwarded-Host` keeps the client's host).
+    if let Some(host) = &filters.rewrite_host {
+        parts.headers.insert(header::HOST, host.clone());
+    }
+    if let (Some(modifier), Some(facts)) = (&filters.request_headers, &facts) {
+        modifier.apply(&mut parts.headers, facts);
     }
 
     let target = upstream_target(&parts.uri, normalized);
@@ -394,11 +451,9 @@ async fn handle_request(
     // replaced unless the listener keeps it.
     listener.hygiene.response(response.headers_mut());
     let (parts, body) = response.into_parts();
-    held(finish(
-        record,
-        Response::from_parts(parts, ResponseBody::upstream(body)),
-        &request_id,
-    ))
+    let mut response = Response::from_parts(parts, ResponseBody::upstream(body));
+    respond_edits(&mut response);
+    held(finish(record, response, &request_id))
 }
 
 fn reject(
@@ -460,6 +515,15 @@ fn request_host(req: &Request<Incoming>) -> Option<Cow<'_, str>> {
     } else {
         Some(Cow::Borrowed(raw))
     }
+}
+
+/// The port the client named in the authority or `Host`, if any.
+fn request_port(req: &Request<Incoming>) -> Option<u16> {
+    if let Some(authority) = req.uri().authority() {
+        return authority.port_u16();
+    }
+    let host = req.headers().get(header::HOST)?.to_str().ok()?;
+    host.parse::<http::uri::Authority>().ok()?.port_u16()
 }
 
 /// The Host value to send upstream: the target's authority when it has one

@@ -281,11 +281,21 @@ async fn h2_content_length_with_transfer_encoding_never_reaches_the_backend() {
     frame(&mut bytes, HEADERS, END_HEADERS, 1, &block);
     frame(&mut bytes, 0, END_STREAM, 1, b"hello");
     // A well-formed request after it on the same connection.
-    frame(&mut bytes, HEADERS, END_HEADERS | END_STREAM, 3, &get_block("/after"));
+    frame(
+        &mut bytes,
+        HEADERS,
+        END_HEADERS | END_STREAM,
+        3,
+        &get_block("/after"),
+    );
     let frames = attack(gw.addr("web"), bytes, |f| ended(f).len() >= 2).await;
     let ended = ended(&frames);
     assert_eq!(ended.get(&1), Some(&Some(PROTOCOL_ERROR)), "stream 1 reset");
     assert_eq!(ended.get(&3), Some(&None), "stream 3 answered");
-    assert!(up.seen().iter().all(|s| s.uri != "/cte1"), "{:?}", up.seen());
+    assert!(
+        up.seen().iter().all(|s| s.uri != "/cte1"),
+        "{:?}",
+        up.seen()
+    );
     assert_healthy_h2(&gw, &up).await;
 }

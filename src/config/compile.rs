@@ -66,12 +66,15 @@ pub struct Route {
     pub chain: PolicyChain,
     pub action: RouteAction,
     pub metrics: Arc<RouteMetrics>,
+    /// Header modifiers and rewrite (`src/http/filter/`).
+    pub filters: crate::http::filter::RouteFilters,
 }
 
 #[derive(Debug)]
 pub enum RouteAction {
     Backend(Arc<Backend>),
     Direct(DirectResponse),
+    Redirect(crate::http::filter::redirect::Redirect),
 }
 
 #[derive(Debug, Clone)]
@@ -299,6 +302,41 @@ fn compile_route(
             )),
         }
     }
+    if let Some(redirect) = &route.redirect {
+        if route.backend.is_some() || route.direct_response.is_some() {
+            errors.push(err(
+                format!("routes[{index}].redirect"),
+                "a redirect is the route's answer: set only one of backend, direct_response, redirect",
+            ));
+            return Err(errors);
+        }
+        let prefix = crate::http::filter::route_prefix(route);
+        return match crate::http::filter::redirect::Redirect::compile(redirect, prefix) {
+            Ok(r) => Ok(Route {
+                name: route.name.as_str().into(),
+                chain: PolicyChain::new(chain),
+                action: RouteAction::Redirect(r),
+                metrics,
+                filters: compile_filters(index, route, &mut errors),
+            })
+            .and_then(|r| {
+                if errors.is_empty() {
+                    Ok(r)
+                } else {
+                    Err(errors)
+                }
+            }),
+            Err((field, message)) => {
+                let field = if field.is_empty() {
+                    String::new()
+                } else {
+                    format!(".{field}")
+                };
+                errors.push(err(format!("routes[{index}].redirect{field}"), message));
+                Err(errors)
+            }
+        };
+    }
     let action = match (&route.backend, &route.direct_response) {
         (Some(name), None) => match backends.get(name) {
             Some(b) => RouteAction::Backend(Arc::clone(b)),
@@ -341,11 +379,12 @@ fn compile_route(
         _ => {
             errors.push(err(
                 format!("routes[{index}]"),
-                "needs exactly one of backend and direct_response",
+                "needs exactly one of backend, direct_response and redirect",
             ));
             return Err(errors);
         }
     };
+    let filters = compile_filters(index, route, &mut errors);
     if !errors.is_empty() {
         return Err(errors);
     }
@@ -354,6 +393,18 @@ fn compile_route(
         chain: PolicyChain::new(chain),
         action,
         metrics,
+        filters,
+    })
+}
+
+fn compile_filters(
+    index: usize,
+    route: &RouteSpec,
+    errors: &mut Vec<CompileError>,
+) -> crate::http::filter::RouteFilters {
+    crate::http::filter::RouteFilters::compile(route).unwrap_or_else(|(field, message)| {
+        errors.push(err(format!("routes[{index}].{field}"), message));
+        Default::default()
     })
 }
 

@@ -123,8 +123,13 @@ pub fn validate(cfg: &GatewayConfig) -> Vec<Issue> {
             &r.policies,
             &policies,
         );
+        crate::config::validate_route::check(&mut out, &base, r);
         match (&r.backend, &r.direct_response) {
-            (None, None) => out.push(&base, "route needs one of backend or direct_response"),
+            (None, None) if r.redirect.is_some() => {}
+            (None, None) => out.push(
+                &base,
+                "route needs one of backend, direct_response or redirect",
+            ),
             (Some(_), Some(_)) => out.push(
                 &base,
                 "route has both backend and direct_response; set only one",

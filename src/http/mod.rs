@@ -1,6 +1,7 @@
 //! Stage 3: the HTTP server, strictness checks and synthetic responses.
 pub mod body;
 pub mod body_limit;
+pub mod filter;
 pub mod forwarding;
 pub mod header_hygiene;
 pub mod normalize;
