@@ -380,6 +380,9 @@ async fn handle_request(
         method: &parts.method,
         target: &target,
         headers: &parts.headers,
+        attempt_timeout: filters.attempt_timeout,
+        // The route's `timeouts.request` bounds every attempt together.
+        deadline: filters.request_timeout.map(|t| record.start + t),
     };
     let min_rate = listener
         .spec
@@ -392,6 +395,14 @@ async fn handle_request(
         .then_some(listener.spec.http.body_timeout)
         .flatten()
         .map(Inactivity::new);
+    // The route's body limit replaces the listener's; a declared length
+    // over it is refused before anything is sent.
+    let body_limit = filters.max_body_bytes.or(body_limit);
+    if let Some(limit) = filters.max_body_bytes
+        && http_body::Body::size_hint(&body).lower() > limit
+    {
+        return held(reject(record, Rejection::PayloadTooLarge, &request_id));
+    }
     let body = if body_limit.is_some() || min_rate.is_some() || inactivity.is_some() {
         RequestBody::Limited(LimitedBody::new(body, body_limit, min_rate, inactivity))
     } else {

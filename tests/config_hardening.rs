@@ -96,16 +96,27 @@ fn route(body: &str) -> String {
 
 #[test]
 fn redirect_with_a_backend_is_a_conflict() {
-    let e = error(&route("    backend: app\n    redirect: { scheme: https }\n"));
-    assert!(e.starts_with("gateway.yaml:8:15 routes[0].redirect: a redirect is the route's answer"), "{e}");
+    let e = error(&route(
+        "    backend: app\n    redirect: { scheme: https }\n",
+    ));
+    assert!(
+        e.starts_with("gateway.yaml:8:15 routes[0].redirect: a redirect is the route's answer"),
+        "{e}"
+    );
 }
 
 #[test]
 fn redirect_bad_status_and_scheme() {
     let e = error(&route("    redirect: { status_code: 200 }\n"));
-    assert_eq!(e, "gateway.yaml:7:30 routes[0].redirect.status_code: 200: must be 301, 302, 303, 307 or 308");
+    assert_eq!(
+        e,
+        "gateway.yaml:7:30 routes[0].redirect.status_code: 200: must be 301, 302, 303, 307 or 308"
+    );
     let e = error(&route("    redirect: { scheme: ftp }\n"));
-    assert_eq!(e, "gateway.yaml:7:25 routes[0].redirect.scheme: \"ftp\": must be http or https");
+    assert_eq!(
+        e,
+        "gateway.yaml:7:25 routes[0].redirect.scheme: \"ftp\": must be http or https"
+    );
 }
 
 #[test]
@@ -113,13 +124,21 @@ fn rewrite_regex_that_does_not_compile() {
     let e = error(&route(
         "    backend: app\n    rewrite:\n      path: { regex: { pattern: \"(\", substitution: / } }\n",
     ));
-    assert!(e.starts_with("gateway.yaml:9:33 routes[0].rewrite.path.regex.pattern: invalid regex"), "{e}");
+    assert!(
+        e.starts_with("gateway.yaml:9:33 routes[0].rewrite.path.regex.pattern: invalid regex"),
+        "{e}"
+    );
 }
 
 #[test]
 fn rewrite_without_backend_and_prefix_without_prefix_match() {
-    let e = error(&route("    direct_response: { status: 200 }\n    rewrite: { hostname: x }\n"));
-    assert!(e.starts_with("gateway.yaml:8:14 routes[0].rewrite: a rewrite needs a backend"), "{e}");
+    let e = error(&route(
+        "    direct_response: { status: 200 }\n    rewrite: { hostname: x }\n",
+    ));
+    assert!(
+        e.starts_with("gateway.yaml:8:14 routes[0].rewrite: a rewrite needs a backend"),
+        "{e}"
+    );
     let text = "backends:\n  - name: app\n    endpoints: [{ address: \"127.0.0.1:9\" }]\nroutes:\n  - name: r\n    match: { path: { exact: /a } }\n    backend: app\n    rewrite: { path: { replace_prefix_match: /b } }\n";
     let e = error(text);
     assert!(
@@ -133,9 +152,38 @@ fn header_modifier_protected_name_and_bad_template() {
     let e = error(&route(
         "    backend: app\n    request_headers:\n      set: [{ name: host, value: x }]\n",
     ));
-    assert!(e.starts_with("gateway.yaml:9:21 routes[0].request_headers.set[0].name: \"host\" is managed"), "{e}");
+    assert!(
+        e.starts_with(
+            "gateway.yaml:9:21 routes[0].request_headers.set[0].name: \"host\" is managed"
+        ),
+        "{e}"
+    );
     let e = error(&route(
         "    backend: app\n    response_headers:\n      add: [{ name: x-a, value: \"${nope}\" }]\n",
     ));
-    assert!(e.starts_with("gateway.yaml:9:33 routes[0].response_headers.add[0].value: unknown fact"), "{e}");
+    assert!(
+        e.starts_with("gateway.yaml:9:33 routes[0].response_headers.add[0].value: unknown fact"),
+        "{e}"
+    );
+}
+
+#[test]
+fn route_timeouts_wrong_values() {
+    let e = error(&route("    backend: app\n    timeouts: { request: 0s }\n"));
+    assert_eq!(
+        e,
+        "gateway.yaml:8:26 routes[0].timeouts.request: must be greater than 0"
+    );
+    let e = error(&route(
+        "    backend: app\n    timeouts: { backend_request: later }\n",
+    ));
+    assert!(
+        e.starts_with("gateway.yaml:8:34 routes[0].timeouts.backend_request: invalid duration"),
+        "{e}"
+    );
+    let e = error(&route("    backend: app\n    max_body_bytes: -1\n"));
+    assert!(
+        e.starts_with("gateway.yaml:8:21 routes[0].max_body_bytes: invalid value"),
+        "{e}"
+    );
 }

@@ -280,6 +280,13 @@ pub struct RouteSpec {
     /// direct responses; not the gateway's own refusals).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub response_headers: Option<crate::config::spec_route::HeaderModifierSpec>,
+    /// Largest request body on this route (overrides the listener's
+    /// `http.max_body_bytes`; 413 past it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_body_bytes: Option<u64>,
+    /// Timeouts to the response head for this route.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeouts: Option<crate::config::spec_route::RouteTimeoutsSpec>,
 }
 
 /// All present conditions must hold for a route to match.

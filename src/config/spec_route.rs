@@ -84,3 +84,17 @@ pub struct RegexRewriteSpec {
     pub pattern: String,
     pub substitution: String,
 }
+
+/// Per-route timeouts (Gateway API `HTTPRouteTimeouts`), both up to the
+/// response head; unset ones fall back to the backend's `timeouts.request`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RouteTimeoutsSpec {
+    /// The whole forward, every attempt included (504 past it).
+    #[serde(default, with = "crate::config::spec_conn_limit::opt_duration")]
+    pub request: Option<std::time::Duration>,
+    /// One attempt on one endpoint (replaces the backend's
+    /// `timeouts.request` for this route).
+    #[serde(default, with = "crate::config::spec_conn_limit::opt_duration")]
+    pub backend_request: Option<std::time::Duration>,
+}

@@ -52,6 +52,11 @@ pub struct UpstreamRequest<'a> {
     /// Origin-form target: the normalised path and the query.
     pub target: &'a str,
     pub headers: &'a http::HeaderMap,
+    /// The route's timeout for one attempt, replacing the backend's
+    /// `timeouts.request`.
+    pub attempt_timeout: Option<std::time::Duration>,
+    /// The route's deadline for the whole forward (every attempt).
+    pub deadline: Option<Instant>,
 }
 
 /// Forwards the request to `backend`.
@@ -122,11 +127,15 @@ async fn attempt(
         endpoint: index,
     };
     let timeouts = &backend.spec.timeouts;
+    let mut attempt_timeout = request.attempt_timeout.unwrap_or(timeouts.request);
+    if let Some(deadline) = request.deadline {
+        attempt_timeout = attempt_timeout.min(deadline.saturating_duration_since(Instant::now()));
+    }
 
     let in_flight = InFlight::start(endpoint);
     let progress = Progress::default();
     let started = Instant::now();
-    let result = tokio::time::timeout(timeouts.request, async {
+    let result = tokio::time::timeout(attempt_timeout, async {
         let mut body = body;
         // A pooled connection may have been closed by the upstream while idle;
         // such a failure (before any response byte, body untouched) is retried

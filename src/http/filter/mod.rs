@@ -22,6 +22,12 @@ pub struct RouteFilters {
     pub response_headers: Option<HeaderModifier>,
     pub rewrite_host: Option<HeaderValue>,
     pub rewrite_path: Option<PathModifier>,
+    /// `max_body_bytes` of the route (else the listener's).
+    pub max_body_bytes: Option<u64>,
+    /// `timeouts.request`: the whole forward.
+    pub request_timeout: Option<std::time::Duration>,
+    /// `timeouts.backend_request`: one attempt.
+    pub attempt_timeout: Option<std::time::Duration>,
 }
 
 impl RouteFilters {
@@ -52,8 +58,24 @@ impl RouteFilters {
         let mut out = Self {
             request_headers: modifier("request_headers", &route.request_headers)?,
             response_headers: modifier("response_headers", &route.response_headers)?,
+            max_body_bytes: route.max_body_bytes,
             ..Self::default()
         };
+        if let Some(t) = &route.timeouts {
+            for (name, value) in [
+                ("request", t.request),
+                ("backend_request", t.backend_request),
+            ] {
+                if value.is_some_and(|d| d.is_zero()) {
+                    return Err((format!("timeouts.{name}"), "must be greater than 0".into()));
+                }
+            }
+            if route.backend.is_none() {
+                return Err(("timeouts".into(), "timeouts need a backend".into()));
+            }
+            out.request_timeout = t.request;
+            out.attempt_timeout = t.backend_request;
+        }
         if let Some(rewrite) = &route.rewrite {
             if route.backend.is_none() {
                 return Err((
