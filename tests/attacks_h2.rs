@@ -256,3 +256,46 @@ async fn oversized_header_list_is_refused() {
     assert_eq!(up.count(), 0);
     assert_healthy_h2(&gw, &up).await;
 }
+
+/// `Content-Length` with `Transfer-Encoding` over HTTP/2: the h2 layer
+/// treats any `transfer-encoding` as a malformed request (RFC 9113 §8.2.2)
+/// and resets the stream with PROTOCOL_ERROR before the pipeline sees it;
+/// nothing reaches the backend, the connection and other streams go on.
+#[tokio::test]
+async fn h2_content_length_with_transfer_encoding_never_reaches_the_backend() {
+    const PROTOCOL_ERROR: u32 = 0x1;
+    let (gw, up) = setup_h2("").await;
+    let mut block = vec![0x83, 0x86, 0x04, 5];
+    block.extend_from_slice(b"/cte1");
+    block.extend_from_slice(&[0x01, 1, b'x']);
+    // Literals without indexing, new names: content-length: 5,
+    // transfer-encoding: chunked.
+    for (name, value) in [("content-length", "5"), ("transfer-encoding", "chunked")] {
+        block.push(0x00);
+        block.push(name.len() as u8);
+        block.extend_from_slice(name.as_bytes());
+        block.push(value.len() as u8);
+        block.extend_from_slice(value.as_bytes());
+    }
+    let mut bytes = start();
+    frame(&mut bytes, HEADERS, END_HEADERS, 1, &block);
+    frame(&mut bytes, 0, END_STREAM, 1, b"hello");
+    // A well-formed request after it on the same connection.
+    frame(
+        &mut bytes,
+        HEADERS,
+        END_HEADERS | END_STREAM,
+        3,
+        &get_block("/after"),
+    );
+    let frames = attack(gw.addr("web"), bytes, |f| ended(f).len() >= 2).await;
+    let ended = ended(&frames);
+    assert_eq!(ended.get(&1), Some(&Some(PROTOCOL_ERROR)), "stream 1 reset");
+    assert_eq!(ended.get(&3), Some(&None), "stream 3 answered");
+    assert!(
+        up.seen().iter().all(|s| s.uri != "/cte1"),
+        "{:?}",
+        up.seen()
+    );
+    assert_healthy_h2(&gw, &up).await;
+}

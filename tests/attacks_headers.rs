@@ -146,3 +146,130 @@ async fn connection_listed_fields() {
     assert_eq!(h["content-length"], "5");
     assert_healthy(&gw, &up).await;
 }
+
+/// CGI/WSGI backends read `_` and `-` alike, so an underscore spelling of a
+/// framing or forwarding header would smuggle a second copy past the
+/// gateway's rewrite. By default every such name is dropped.
+#[tokio::test]
+async fn underscore_header_names_are_dropped() {
+    let (gw, up) = setup("").await;
+    let raw = "POST /u HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\
+               Transfer_Encoding: chunked\r\nContent_Length: 0\r\n\
+               X_Forwarded_For: 6.6.6.6\r\nX_Real_IP: 6.6.6.6\r\n\
+               X_Api_Key: k\r\nX-Keep: 1\r\nConnection: close\r\n\r\nhello";
+    assert_eq!(one(&gw, raw).await, 200);
+    let seen = up.seen();
+    assert_eq!(seen.len(), 1);
+    let h = &seen[0].headers;
+    assert!(
+        h.keys().all(|k| !k.as_str().contains('_')),
+        "underscore names reached the backend: {h:?}"
+    );
+    assert_eq!(h["x-keep"], "1");
+    assert_eq!(h["x-real-ip"], "127.0.0.1");
+    assert_eq!(seen[0].body_len, 5);
+    assert_healthy(&gw, &up).await;
+}
+
+#[tokio::test]
+async fn underscore_header_names_reject_and_allow_modes() {
+    let (gw, up) = setup(", underscore_headers: reject").await;
+    let raw = "GET /u HTTP/1.1\r\nHost: x\r\nX_Api_Key: k\r\nConnection: close\r\n\r\n";
+    assert_eq!(one(&gw, raw).await, 400);
+    assert_eq!(up.count(), 0);
+    assert_healthy(&gw, &up).await;
+    drop(gw);
+
+    let (gw, up) = setup(", underscore_headers: allow").await;
+    let raw = "GET /u HTTP/1.1\r\nHost: x\r\nX_Api_Key: k\r\nX_Forwarded_For: 6.6.6.6\r\n\
+               Transfer_Encoding: chunked\r\nTrue_Client_IP: 6.6.6.6\r\nConnection: close\r\n\r\n";
+    assert_eq!(one(&gw, raw).await, 200);
+    let seen = up.seen();
+    let names: Vec<&str> = seen[0]
+        .headers
+        .keys()
+        .map(|k| k.as_str())
+        .filter(|k| k.contains('_'))
+        .collect();
+    assert_eq!(
+        names,
+        ["x_api_key"],
+        "only a name that shadows nothing is kept"
+    );
+    assert_healthy(&gw, &up).await;
+}
+
+/// Vendor client-IP headers and URL/method overrides from an untrusted
+/// client are removed like the standard forwarding headers.
+#[tokio::test]
+async fn vendor_client_ip_and_url_override_headers_are_stripped() {
+    let (gw, up) = setup("").await;
+    let spoofed = [
+        "True-Client-IP",
+        "CF-Connecting-IP",
+        "Fastly-Client-IP",
+        "X-Client-IP",
+        "X-Cluster-Client-IP",
+        "X-Originating-IP",
+        "X-Remote-IP",
+        "X-Remote-Addr",
+        "X-Original-URL",
+        "X-Rewrite-URL",
+        "X-Override-URL",
+        "X-HTTP-Method-Override",
+        "X-HTTP-Method",
+        "X-Method-Override",
+    ];
+    let lines: String = spoofed.iter().map(|n| format!("{n}: /admin\r\n")).collect();
+    let raw =
+        format!("GET /v HTTP/1.1\r\nHost: x\r\n{lines}X-Keep: 1\r\nConnection: close\r\n\r\n");
+    assert_eq!(one(&gw, &raw).await, 200);
+    let seen = up.seen();
+    let h = &seen[0].headers;
+    for name in spoofed {
+        assert!(!h.contains_key(name), "{name} reached the backend");
+    }
+    assert_eq!(h["x-keep"], "1");
+    assert_healthy(&gw, &up).await;
+    drop(gw);
+
+    // The list is configurable: an operator's own header joins it, and a
+    // header left off it passes.
+    let (gw, up) = setup(", strip_untrusted_headers: [x-internal-user]").await;
+    let raw = "GET /v HTTP/1.1\r\nHost: x\r\nX-Internal-User: root\r\nTrue-Client-IP: 1.2.3.4\r\nConnection: close\r\n\r\n";
+    assert_eq!(one(&gw, raw).await, 200);
+    let seen = up.seen();
+    assert!(!seen[0].headers.contains_key("x-internal-user"));
+    assert_eq!(seen[0].headers["true-client-ip"], "1.2.3.4");
+    assert_healthy(&gw, &up).await;
+}
+
+/// The backend's `Server` header (software and version) is removed by
+/// default, kept with `server_header: keep`, replaced with `{ set: .. }`.
+#[tokio::test]
+async fn backend_server_header_is_removed_or_replaced() {
+    let up = Upstream::start_with("up", |_| {
+        let mut resp = http::Response::new(http_body_util::Full::new(bytes::Bytes::from("hi")));
+        resp.headers_mut().insert(
+            "server",
+            http::HeaderValue::from_static("Apache/2.4.49 (Unix)"),
+        );
+        Some(resp)
+    })
+    .await;
+    let raw = "GET /s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    for (extra, want) in [
+        ("", None),
+        (", server_header: keep", Some("Apache/2.4.49 (Unix)")),
+        (", server_header: { set: edge }", Some("edge")),
+    ] {
+        let gw = Gateway::start(&config(up.addr, extra));
+        let reply = exchange(gw.addr("web"), raw.as_bytes()).await;
+        assert_eq!(statuses(&reply), [200], "{reply}");
+        let server: Option<&str> = reply.lines().find_map(|l| {
+            l.strip_prefix("server: ")
+                .or_else(|| l.strip_prefix("Server: "))
+        });
+        assert_eq!(server.map(str::trim), want, "{extra}: {reply}");
+    }
+}

@@ -130,3 +130,77 @@ async fn encoded_slash_modes_do_not_open_a_bypass() {
     assert_eq!(seen_paths(&up), ["/x%2F..%2Fadmin", "/admin%2Fx"]);
     assert_healthy(&gw, &up).await;
 }
+
+/// Strict mode (the default): spellings that Tomcat/Spring, double-decoding
+/// frameworks, lenient UTF-8 decoders, NFKC-normalising stacks or
+/// whitespace-trimming routers read as `/admin` are refused with 400 before
+/// routing; the backend never sees them.
+#[tokio::test]
+async fn strict_mode_refuses_backend_confusions() {
+    let (gw, up) = setup("").await;
+    let refused = [
+        "/admin;x",
+        "/admin;jsessionid=1",
+        "/;x/admin",
+        "/x/..;/admin",
+        "/admin%3Bx",
+        "/%252e%252e/admin",
+        "/x/%252e%252e/admin",
+        "/%2561dmin",
+        "/%c0%ae%c0%ae/admin",
+        "/x/%c0%ae%c0%ae/admin",
+        "/%e0%80%afadmin",
+        "/%c0%afadmin",
+        "/%ef%bc%a1dmin",
+        "/%ef%bd%81dmin",
+        "/%ef%bc%8fadmin",
+        "/admin%09",
+        "/admin%20",
+        "/admin%20/",
+        "/admin%0d%0a",
+    ];
+    for target in refused {
+        assert_eq!(status_of(&gw, target).await, 400, "{target}");
+    }
+    assert_eq!(up.count(), 0, "{:?}", up.seen());
+    assert_healthy(&gw, &up).await;
+}
+
+/// `path_strictness: standard` relaxes strict mode: a matrix parameter is
+/// then an ordinary segment byte, so `/admin;x` is another path (the
+/// catch-all), and only RFC 3986 normalisation applies.
+#[tokio::test]
+async fn standard_mode_relaxes_strict_checks() {
+    let (gw, up) = setup(", path_strictness: standard").await;
+    assert_eq!(status_of(&gw, "/public;v=1").await, 200);
+    assert_eq!(status_of(&gw, "/a%20b%20").await, 200);
+    assert_eq!(seen_paths(&up), ["/public;v=1", "/a%20b%20"]);
+    assert_healthy(&gw, &up).await;
+}
+
+/// A route with `case_insensitive: true` holds its policy for every ASCII
+/// case of its prefix, so a case-folding backend cannot be reached at
+/// `/ADMIN`; with strict mode on, no spelling above gets through either.
+#[tokio::test]
+async fn case_insensitive_route_holds_for_case_variants() {
+    let up = Upstream::start("up").await;
+    let yaml = config(up.addr, "").replace(
+        "path: { prefix: /admin }",
+        "path: { prefix: /admin, case_insensitive: true }",
+    );
+    assert!(yaml.contains("case_insensitive"), "config template changed");
+    let gw = Gateway::start(&yaml);
+    for target in [
+        "/ADMIN",
+        "/Admin/x",
+        "/aDmIn/",
+        "/%41DMIN",
+        "/X/../ADMIN",
+        "//AdMiN",
+    ] {
+        assert_eq!(status_of(&gw, target).await, 403, "{target}");
+    }
+    assert_eq!(status_of(&gw, "/ADMINISTRATOR").await, 200);
+    assert_eq!(seen_paths(&up), ["/ADMINISTRATOR"]);
+    assert_healthy(&gw, &up).await;
+}

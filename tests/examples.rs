@@ -30,6 +30,7 @@ fn the_documented_examples_exist() {
         "ip-filter.yaml",
         "load-balancing.yaml",
         "quickstart.yaml",
+        "route-filters.yaml",
         "tls.yaml",
         "trusted-proxies.yaml",
     ] {

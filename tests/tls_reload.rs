@@ -177,3 +177,45 @@ routes:
     let resp = kept.send_request(req).await.expect("kept connection");
     assert_eq!(resp.status(), 200);
 }
+
+/// A refused certificate/key pair is logged once per change: later writes
+/// in the Secret's directory that do not change the files are not retried.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rejected_pair_is_logged_once_per_change() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ca = Ca::new(dir.path(), "t");
+    let first = ca.leaf(dir.path(), "first", &["gw.test"]);
+    let second = ca.leaf(dir.path(), "second", &["gw.test"]);
+    let read = |p: &Path| std::fs::read_to_string(p).expect("read");
+    let secret = dir.path().join("secret");
+    std::fs::create_dir_all(&secret).expect("secret dir");
+    publish(&secret, "..v1", &read(&first.cert), &read(&first.key));
+    for file in ["tls.crt", "tls.key"] {
+        std::os::unix::fs::symlink(format!("..data/{file}"), secret.join(file)).expect("link");
+    }
+    let yaml = format!(
+        "admin: {{ address: 127.0.0.1:0 }}\nlisteners:\n  - name: https\n    address: 127.0.0.1:0\n    tls:\n      certificates: [{{ cert: \"{0}/tls.crt\", key: \"{0}/tls.key\" }}]\nroutes:\n  - name: r\n    direct_response: {{ status: 200 }}\n",
+        secret.display()
+    );
+    let mut gw = Gateway::start(&yaml);
+    publish(&secret, "..v2", &read(&first.cert), &read(&second.key));
+    gw.wait_log("certificate reload rejected");
+    // Unrelated writes in the watched directory, paced wider than the
+    // reload thread's 200 ms settle time so each is a burst of its own
+    // (pacing the attack, not waiting for the gateway).
+    let mut pace = tokio::time::interval(std::time::Duration::from_millis(300));
+    for i in 0..4 {
+        pace.tick().await;
+        std::fs::write(secret.join(format!("noise-{i}")), "x").expect("noise");
+    }
+    pace.tick().await;
+    // A good pair after the noise: once it is live, the noise was judged.
+    publish(&secret, "..v3", &read(&second.cert), &read(&second.key));
+    gw.wait_log("certificates reloaded");
+    let rejected = gw
+        .logs()
+        .iter()
+        .filter(|l| l.contains("certificate reload rejected"))
+        .count();
+    assert_eq!(rejected, 1, "{:#?}", gw.logs());
+}

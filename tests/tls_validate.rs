@@ -125,3 +125,24 @@ routes:
         "{stderr}"
     );
 }
+
+/// Relative certificate and key paths are read from the config file's
+/// directory, whatever directory the gateway is started in.
+#[test]
+fn relative_certificate_paths_resolve_against_the_config_dir() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ca = Ca::new(dir.path(), "t");
+    ca.leaf(dir.path(), "a", &["example.test"]);
+    let yaml = listener_yaml(Path::new("a.crt"), Path::new("a.key"), "[example.test]");
+    let path = dir.path().join("gateway.yaml");
+    std::fs::write(&path, yaml).expect("write");
+    let elsewhere = tempfile::tempdir().expect("tempdir");
+    let out = Command::new(env!("CARGO_BIN_EXE_portcullis"))
+        .current_dir(elsewhere.path())
+        .args(["validate", "--config"])
+        .arg(&path)
+        .output()
+        .expect("run portcullis");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+}

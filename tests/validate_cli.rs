@@ -148,3 +148,42 @@ fn version_flag_prints_the_version() {
         format!("portcullis {}\n", env!("CARGO_PKG_VERSION"))
     );
 }
+
+/// Everything `run` refuses at start about `admin`, `validate` refuses too,
+/// with a position: both go through the same check.
+#[test]
+fn validate_refuses_what_run_refuses_about_admin() {
+    let dir = tempfile::tempdir().unwrap();
+    let short = write(&dir, "short-token", "tooshort\n");
+    let cases = [
+        ("admin:\n  address: 0.0.0.0:19901\n", "2:12 admin.address"),
+        (
+            "admin:\n  address: 0.0.0.0:19901\n  token_file: /nonexistent/token\n",
+            "3:15 admin.token_file",
+        ),
+        (
+            &format!(
+                "admin:\n  address: 0.0.0.0:19901\n  token_file: {}\n",
+                short.display()
+            ),
+            "3:15 admin.token_file",
+        ),
+        (
+            "admin:\n  address: 127.0.0.1:18080\nlisteners:\n  - name: web\n    address: 127.0.0.1:18080\n",
+            "2:12 admin.address",
+        ),
+    ];
+    for (i, (yaml, want)) in cases.iter().enumerate() {
+        let path = write(&dir, &format!("admin{i}.yaml"), yaml);
+        let out = validate(&path);
+        assert_eq!(out.status.code(), Some(1), "{yaml}");
+        let err = text(&out.stderr);
+        assert!(
+            err.contains(&format!("{}:{want}", path.display())),
+            "{yaml}: {err}"
+        );
+        // `run` refuses the same file, before binding anything.
+        let run = portcullis(&["run", "--config", path.to_str().unwrap()]);
+        assert_ne!(run.status.code(), Some(0), "{yaml}");
+    }
+}

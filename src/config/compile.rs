@@ -54,6 +54,8 @@ pub struct ListenerRuntime {
     pub unrouted: Arc<RouteMetrics>,
     /// TLS termination; `None` on a plain listener.
     pub tls: Option<Arc<crate::tls::ListenerTls>>,
+    /// Underscore-name and untrusted-header rules of `spec.http`.
+    pub hygiene: crate::http::header_hygiene::HeaderHygiene,
 }
 
 #[derive(Debug)]
@@ -62,12 +64,15 @@ pub struct Route {
     pub chain: PolicyChain,
     pub action: RouteAction,
     pub metrics: Arc<RouteMetrics>,
+    /// Header modifiers and rewrite (`src/http/filter/`).
+    pub filters: crate::http::filter::RouteFilters,
 }
 
 #[derive(Debug)]
 pub enum RouteAction {
     Backend(Arc<Backend>),
     Direct(DirectResponse),
+    Redirect(crate::http::filter::redirect::Redirect),
 }
 
 #[derive(Debug, Clone)]
@@ -239,6 +244,7 @@ pub fn compile_with(
             deny_list: Arc::clone(&telemetry.deny_list),
             metrics: telemetry.metrics.listener(&listener.name),
             unrouted: telemetry.metrics.route(&listener.name, ""),
+            hygiene: crate::http::header_hygiene::HeaderHygiene::from_spec(&listener.http),
         }));
     }
 
@@ -287,6 +293,41 @@ fn compile_route(
             )),
         }
     }
+    if let Some(redirect) = &route.redirect {
+        if route.backend.is_some() || route.direct_response.is_some() {
+            errors.push(err(
+                format!("routes[{index}].redirect"),
+                "a redirect is the route's answer: set only one of backend, direct_response, redirect",
+            ));
+            return Err(errors);
+        }
+        let prefix = crate::http::filter::route_prefix(route);
+        return match crate::http::filter::redirect::Redirect::compile(redirect, prefix) {
+            Ok(r) => Ok(Route {
+                name: route.name.as_str().into(),
+                chain: PolicyChain::new(chain),
+                action: RouteAction::Redirect(r),
+                metrics,
+                filters: compile_filters(index, route, &mut errors),
+            })
+            .and_then(|r| {
+                if errors.is_empty() {
+                    Ok(r)
+                } else {
+                    Err(errors)
+                }
+            }),
+            Err((field, message)) => {
+                let field = if field.is_empty() {
+                    String::new()
+                } else {
+                    format!(".{field}")
+                };
+                errors.push(err(format!("routes[{index}].redirect{field}"), message));
+                Err(errors)
+            }
+        };
+    }
     let action = match (&route.backend, &route.direct_response) {
         (Some(name), None) => match backends.get(name) {
             Some(b) => RouteAction::Backend(Arc::clone(b)),
@@ -329,11 +370,12 @@ fn compile_route(
         _ => {
             errors.push(err(
                 format!("routes[{index}]"),
-                "needs exactly one of backend and direct_response",
+                "needs exactly one of backend, direct_response and redirect",
             ));
             return Err(errors);
         }
     };
+    let filters = compile_filters(index, route, &mut errors);
     if !errors.is_empty() {
         return Err(errors);
     }
@@ -342,6 +384,18 @@ fn compile_route(
         chain: PolicyChain::new(chain),
         action,
         metrics,
+        filters,
+    })
+}
+
+fn compile_filters(
+    index: usize,
+    route: &RouteSpec,
+    errors: &mut Vec<CompileError>,
+) -> crate::http::filter::RouteFilters {
+    crate::http::filter::RouteFilters::compile(route).unwrap_or_else(|(field, message)| {
+        errors.push(err(format!("routes[{index}].{field}"), message));
+        Default::default()
     })
 }
 

@@ -21,11 +21,27 @@ pub fn load_file(path: &Path) -> Result<GatewayConfig, ConfigErrors> {
             message: format!("cannot read configuration: {e}"),
         }])
     })?;
-    load_str(&text, &file)
+    let base = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    load_with_base(&text, &file, Some(base))
 }
 
-/// Parses and validates `text`; `file` labels the errors.
+/// Parses and validates `text`; `file` labels the errors. Relative file
+/// paths in it stay relative to the working directory.
 pub fn load_str(text: &str, file: &str) -> Result<GatewayConfig, ConfigErrors> {
+    load_with_base(text, file, None)
+}
+
+/// Parses and validates `text`; relative certificate, key, CA and token
+/// paths are resolved against `base` (the config file's directory) first,
+/// so the same file works whatever directory the gateway starts in.
+fn load_with_base(
+    text: &str,
+    file: &str,
+    base: Option<&Path>,
+) -> Result<GatewayConfig, ConfigErrors> {
     let error = |pos: Option<Pos>, field: String, message: String| ConfigError {
         file: file.to_owned(),
         line: pos.map(|p| p.line),
@@ -48,10 +64,13 @@ pub fn load_str(text: &str, file: &str) -> Result<GatewayConfig, ConfigErrors> {
         )]));
     }
 
-    let cfg: GatewayConfig = serde_path_to_error::deserialize(&doc.value).map_err(|e| {
+    let mut cfg: GatewayConfig = serde_path_to_error::deserialize(&doc.value).map_err(|e| {
         let (field, pos, message) = locate_serde_error(&e, &doc.positions);
         ConfigErrors(vec![error(pos, field, message)])
     })?;
+    if let Some(base) = base {
+        crate::config::paths::resolve_relative(&mut cfg, base);
+    }
 
     let mut errors: Vec<ConfigError> = validate::validate(&cfg)
         .into_iter()

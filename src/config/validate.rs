@@ -41,7 +41,9 @@ impl Issues {
 pub fn validate(cfg: &GatewayConfig) -> Vec<Issue> {
     let mut out = Issues::default();
 
-    check_address(&mut out, "admin.address", &cfg.admin.address, true);
+    if let Some(admin) = check_address(&mut out, "admin.address", &cfg.admin.address, true) {
+        crate::config::validate_admin::check(&mut out, cfg, admin);
+    }
     crate::config::validate_logging::check_logging(&mut out, &cfg.logging);
     for (i, cidr) in cfg.server.trusted_proxies.iter().enumerate() {
         if let Err(e) = parse_cidr(cidr) {
@@ -123,8 +125,13 @@ pub fn validate(cfg: &GatewayConfig) -> Vec<Issue> {
             &r.policies,
             &policies,
         );
+        crate::config::validate_route::check(&mut out, &base, r);
         match (&r.backend, &r.direct_response) {
-            (None, None) => out.push(&base, "route needs one of backend or direct_response"),
+            (None, None) if r.redirect.is_some() => {}
+            (None, None) => out.push(
+                &base,
+                "route needs one of backend, direct_response or redirect",
+            ),
             (Some(_), Some(_)) => out.push(
                 &base,
                 "route has both backend and direct_response; set only one",
@@ -295,6 +302,7 @@ fn check_address(
 
 fn check_http(out: &mut Issues, base: &str, h: &crate::config::spec::HttpSpec) {
     let f = |name: &str| format!("{base}.http.{name}");
+    crate::config::validate_strict::check(out, &format!("{base}.http"), h);
     if !(1024..=1 << 20).contains(&h.max_head_bytes) {
         out.push(f("max_head_bytes"), "must be between 1024 and 1048576");
     }

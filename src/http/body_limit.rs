@@ -7,7 +7,9 @@
 //! - upload rate (slow POST): after `grace`, each byte must arrive by
 //!   `start + grace + received / bytes_per_sec`; one timer, moved forward as
 //!   data arrives, fires when a client falls behind — also when it sends
-//!   nothing at all.
+//!   nothing at all;
+//! - inactivity (`body_timeout`, nginx's `client_body_timeout`): at most this
+//!   long between two reads of body data.
 
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -25,6 +27,12 @@ use crate::config::spec_conn_limit::MinBodyRateSpec;
 pub enum BodyFault {
     TooLarge,
     TooSlow,
+    /// Nothing arrived for `body_timeout`, or the backend's request timeout
+    /// ran out while the gateway was still waiting for the client's body.
+    Idle,
+    /// The body's framing was broken (bad chunk, shorter or longer than
+    /// its declared length) or the client aborted it.
+    Malformed,
 }
 
 /// Errors of a request body: the client's stream, or a limit.
@@ -44,6 +52,10 @@ impl std::fmt::Display for RequestBodyError {
             RequestBodyError::Limit(BodyFault::TooSlow) => {
                 f.write_str("request body arrives slower than the minimum rate")
             }
+            RequestBodyError::Limit(BodyFault::Idle) => {
+                f.write_str("request body stalled past the body timeout")
+            }
+            RequestBodyError::Limit(BodyFault::Malformed) => f.write_str("malformed request body"),
         }
     }
 }
@@ -77,23 +89,47 @@ impl MinRate {
     }
 }
 
-/// The client's body with a byte budget and an optional minimum rate.
+/// The longest pause between two reads of body data.
+#[derive(Debug)]
+pub struct Inactivity {
+    timeout: Duration,
+    deadline: Pin<Box<Sleep>>,
+}
+
+impl Inactivity {
+    pub fn new(timeout: Duration) -> Self {
+        Self {
+            timeout,
+            deadline: Box::pin(tokio::time::sleep(timeout)),
+        }
+    }
+}
+
+/// The client's body with a byte budget, an optional minimum rate and an
+/// optional inactivity timeout.
 #[derive(Debug)]
 pub struct LimitedBody {
     inner: Incoming,
     remaining: u64,
     received: u64,
     min_rate: Option<MinRate>,
+    inactivity: Option<Inactivity>,
     fault: Option<BodyFault>,
 }
 
 impl LimitedBody {
-    pub fn new(inner: Incoming, limit: Option<u64>, min_rate: Option<MinRate>) -> Self {
+    pub fn new(
+        inner: Incoming,
+        limit: Option<u64>,
+        min_rate: Option<MinRate>,
+        inactivity: Option<Inactivity>,
+    ) -> Self {
         Self {
             inner,
             remaining: limit.unwrap_or(u64::MAX),
             received: 0,
             min_rate,
+            inactivity,
             fault: None,
         }
     }
@@ -123,6 +159,10 @@ impl Body for LimitedBody {
                 if let Some(rate) = this.min_rate.as_mut() {
                     rate.advance(this.received);
                 }
+                if let Some(idle) = this.inactivity.as_mut() {
+                    let next = Instant::now() + idle.timeout;
+                    idle.deadline.as_mut().reset(next);
+                }
                 Poll::Ready(Some(Ok(frame)))
             }
             Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(RequestBodyError::Client(e)))),
@@ -133,6 +173,12 @@ impl Body for LimitedBody {
                 {
                     this.fault = Some(BodyFault::TooSlow);
                     return Poll::Ready(Some(Err(RequestBodyError::Limit(BodyFault::TooSlow))));
+                }
+                if let Some(idle) = this.inactivity.as_mut()
+                    && idle.deadline.as_mut().poll(cx).is_ready()
+                {
+                    this.fault = Some(BodyFault::Idle);
+                    return Poll::Ready(Some(Err(RequestBodyError::Limit(BodyFault::Idle))));
                 }
                 Poll::Pending
             }

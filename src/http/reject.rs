@@ -21,8 +21,11 @@ pub enum Rejection {
     },
     /// The request body is over `http.max_body_bytes` (declared or streamed).
     PayloadTooLarge,
-    /// The client sent its body slower than `http.min_body_rate` (slow POST).
-    BodyTimeout,
+    /// The client sent its body slower than `http.min_body_rate` (slow
+    /// POST, `body_too_slow`), paused longer than `http.body_timeout`, or
+    /// was still sending when the backend's request timeout ran out
+    /// (`body_timeout`).
+    BodyTimeout { reason: &'static str },
     /// The request target is over `http.max_uri_bytes`.
     UriTooLong,
     /// An `inflight` policy had no place (queue full or wait timed out).
@@ -87,7 +90,7 @@ impl Rejection {
             Rejection::NoRoute => StatusCode::NOT_FOUND,
             Rejection::Forbidden { .. } => StatusCode::FORBIDDEN,
             Rejection::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            Rejection::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
+            Rejection::BodyTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
             Rejection::Overloaded { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Rejection::UriTooLong => StatusCode::URI_TOO_LONG,
             Rejection::RateLimited { status, .. } => *status,
@@ -108,7 +111,7 @@ impl Rejection {
             Rejection::NoRoute => "no_route",
             Rejection::Forbidden { reason, .. } => reason,
             Rejection::PayloadTooLarge => "body_too_large",
-            Rejection::BodyTimeout => "body_too_slow",
+            Rejection::BodyTimeout { reason } => reason,
             Rejection::Overloaded { .. } => "inflight_limited",
             Rejection::UriTooLong => "uri_too_long",
             Rejection::RateLimited { reason, .. } => reason,
@@ -163,7 +166,7 @@ impl Rejection {
             Rejection::BadRequest { .. }
                 | Rejection::PayloadTooLarge
                 | Rejection::UriTooLong
-                | Rejection::BodyTimeout
+                | Rejection::BodyTimeout { .. }
         )
     }
 

@@ -1,5 +1,5 @@
-//! Stage 4, act: the route's action — a direct response, or the request
-//! forwarded upstream (hop-by-hop headers out, forwarding headers and the
+//! Stage 4, act: the route's action — a direct response, a redirect, or the
+//! request (rewritten, with the route's header modifiers) forwarded upstream (hop-by-hop headers out, forwarding headers and the
 //! context's header edits in) with the response phases on its answer and
 //! the tunnel for a protocol switch.
 
@@ -10,15 +10,19 @@ use http::request::Parts;
 use http::{Request, Response, header};
 use hyper::body::Incoming;
 
-use crate::config::compile::{ListenerRuntime, Route, RouteAction};
+use crate::config::compile::{DirectResponse, ListenerRuntime, Route};
 use crate::http::body::{RequestBody, ResponseBody};
-use crate::http::body_limit::BodyFault;
+use crate::http::filter::redirect::{Origin, Redirect};
+use crate::http::filter::template::OwnedFacts;
 use crate::http::forwarding::{self, Hop};
+use crate::http::normalize::normalize_path;
 use crate::http::reject::Rejection;
 use crate::http::tunnel;
 use crate::listener::client_ip::ClientIp;
 use crate::observe::access_log::AccessRecord;
+use crate::pipeline::admit::Admitted;
 use crate::pipeline::{ConnectionInfo, Stop, admit};
+use crate::upstream::backend::Backend;
 use crate::policy::{Decision, Phases, RequestContext};
 use crate::upstream::forward::{self, UpstreamError, UpstreamRequest};
 use crate::upstream::h1::body::UpstreamBody;
@@ -42,32 +46,110 @@ impl Tunnel {
 #[derive(Debug)]
 pub(super) struct Forward {
     pub client_ip: ClientIp,
-    /// The path to send when normalisation changed it.
+    /// The path to send when normalisation (or a rewrite) changed it.
     pub normalized_path: Option<String>,
     pub tunnel: Tunnel,
+    /// Request facts for the route's header modifiers (only when it has some).
+    pub facts: Option<OwnedFacts>,
+}
+
+/// The request facts header-modifier values may name.
+pub(super) fn owned_facts(
+    conn: &ConnectionInfo,
+    admitted: &Admitted<'_>,
+    parts: &Parts,
+    request_id: &http::HeaderValue,
+) -> OwnedFacts {
+    OwnedFacts {
+        client_ip: admitted.client_ip.addr(),
+        request_id: request_id.to_str().unwrap_or_default().to_owned(),
+        host: admitted.host.to_string(),
+        path: admitted.path.to_string(),
+        method: parts.method.as_str().to_owned(),
+        scheme: conn.proto,
+    }
+}
+
+/// The route's response-header modifier, on any answer of the route.
+fn response_edits(route: &Route, facts: Option<&OwnedFacts>, response: &mut Response<ResponseBody>) {
+    if let (Some(modifier), Some(facts)) = (&route.filters.response_headers, facts) {
+        modifier.apply(response.headers_mut(), &facts.facts());
+    }
+}
+
+/// A response the configuration writes.
+pub(super) fn direct(
+    direct: &DirectResponse,
+    route: &Route,
+    facts: Option<&OwnedFacts>,
+) -> Response<ResponseBody> {
+    let mut response = Response::new(ResponseBody::full(direct.body.clone()));
+    *response.status_mut() = direct.status;
+    *response.headers_mut() = direct.headers.clone();
+    response_edits(route, facts, &mut response);
+    response
+}
+
+/// A redirect route action.
+pub(super) fn redirect(
+    redirect: &Redirect,
+    route: &Route,
+    facts: Option<&OwnedFacts>,
+    conn: &ConnectionInfo,
+    admitted: &Admitted<'_>,
+    parts: &Parts,
+) -> Result<Response<ResponseBody>, Stop> {
+    let origin = Origin {
+        scheme: conn.proto,
+        host: &admitted.host,
+        port: admit::request_port(parts),
+        path: &admitted.path,
+        query: parts.uri.query(),
+    };
+    let Some(location) = redirect.location(origin) else {
+        return Err(Rejection::BadRequest { reason: "bad_host" }.into());
+    };
+    let mut response = Response::new(ResponseBody::empty());
+    *response.status_mut() = redirect.status;
+    response.headers_mut().insert(header::LOCATION, location);
+    response_edits(route, facts, &mut response);
+    Ok(response)
+}
+
+/// The path to send upstream: the route's rewrite (normalised again, so
+/// captures and replacements cannot reintroduce `..` or `//`), else the
+/// normalised path when normalisation changed it; `None` sends the
+/// received target as it is (no allocation).
+pub(super) fn upstream_path(
+    listener: &ListenerRuntime,
+    route: &Route,
+    path: Cow<'_, str>,
+) -> Result<Option<String>, Stop> {
+    match (&route.filters.rewrite_path, path) {
+        (Some(rewrite), path) => {
+            let rewritten = rewrite.apply(&path);
+            match normalize_path(&rewritten, listener.spec.http.encoded_slash) {
+                Ok(p) => Ok(Some(p.into_owned())),
+                Err(_) => Err(Rejection::BadRequest { reason: "bad_path" }.into()),
+            }
+        }
+        (None, Cow::Owned(p)) => Ok(Some(p)),
+        (None, Cow::Borrowed(_)) => Ok(None),
+    }
 }
 
 #[allow(clippy::too_many_arguments)]
-pub(super) async fn act(
+pub(super) async fn forward(
     listener: &ListenerRuntime,
     conn: &ConnectionInfo,
     route: &Route,
+    backend: &Backend,
     mut parts: Parts,
     body: RequestBody,
     forward: Forward,
     record: &mut AccessRecord,
     ctx: &mut RequestContext,
 ) -> Result<Response<ResponseBody>, Stop> {
-    let backend = match &route.action {
-        RouteAction::Direct(direct) => {
-            let mut response = Response::new(ResponseBody::full(direct.body.clone()));
-            *response.status_mut() = direct.status;
-            *response.headers_mut() = direct.headers.clone();
-            return Ok(response);
-        }
-        RouteAction::Backend(backend) => Arc::clone(backend),
-    };
-
     let upgrade = forward.tunnel.0.is_some();
     let host_value = admit::host_header(&parts);
     let hash_key = backend.hash_key(forward.client_ip, &parts.headers);
@@ -94,6 +176,15 @@ pub(super) async fn act(
     if let Some(host) = host_value {
         parts.headers.insert(header::HOST, host);
     }
+    // Route filters, so an operator's edit wins over the defaults
+    // (`X-Forwarded-Host` keeps the client's host).
+    let filters = &route.filters;
+    if let Some(host) = &filters.rewrite_host {
+        parts.headers.insert(header::HOST, host.clone());
+    }
+    if let (Some(modifier), Some(facts)) = (&filters.request_headers, &forward.facts) {
+        modifier.apply(&mut parts.headers, &facts.facts());
+    }
     // Policies' edits last, so they win over the client's headers (an
     // injected identity header can never be supplied by the client).
     ctx.upstream_headers.apply(&mut parts.headers);
@@ -103,8 +194,11 @@ pub(super) async fn act(
         method: &parts.method,
         target: &target,
         headers: &parts.headers,
+        attempt_timeout: filters.attempt_timeout,
+        // The route's `timeouts.request` bounds every attempt together.
+        deadline: filters.request_timeout.map(|t| record.start + t),
     };
-    let upstreamed = match forward::forward(&backend, request, body, hash_key).await {
+    let upstreamed = match forward::forward(backend, request, body, hash_key).await {
         Ok(u) => u,
         Err(failed) => {
             record.upstream = failed.endpoint;
@@ -129,8 +223,13 @@ pub(super) async fn act(
     }
     let (mut head, body) = response.into_parts();
     forwarding::strip_hop_by_hop(&mut head.headers, false);
+    // The backend's `Server` names its software and version: removed or
+    // replaced unless the listener keeps it.
+    listener.hygiene.response(&mut head.headers);
     let body = response_phases(route, ctx, &mut head, body).await?;
-    Ok(Response::from_parts(head, body))
+    let mut response = Response::from_parts(head, body);
+    response_edits(route, forward.facts.as_ref(), &mut response);
+    Ok(response)
 }
 
 /// The response-head and response-body phases on a backend's answer.
@@ -175,8 +274,7 @@ fn upstream_rejection(error: UpstreamError) -> Rejection {
         UpstreamError::Protocol => Rejection::BadGateway {
             reason: "upstream_error",
         },
-        UpstreamError::ClientBody(BodyFault::TooLarge) => Rejection::PayloadTooLarge,
-        UpstreamError::ClientBody(BodyFault::TooSlow) => Rejection::BodyTimeout,
+        UpstreamError::ClientBody(fault) => super::police::fault_rejection(fault),
     }
 }
 

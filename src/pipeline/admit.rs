@@ -9,6 +9,7 @@ use http::{HeaderValue, header};
 use hyper::body::Incoming;
 
 use crate::config::compile::ListenerRuntime;
+use crate::config::spec_strict::PathStrictness;
 use crate::http::normalize::{PathError, normalize_path};
 use crate::http::reject::Rejection;
 use crate::listener::client_ip::{ClientIp, resolve_client_ip};
@@ -91,6 +92,16 @@ pub(super) fn admit<'r>(
             None => Err(Rejection::BadRequest { reason: "bad_host" }.into()),
         };
     }
+    // Strict mode first refuses spellings backends decode differently
+    // (matrix parameters, double encoding, overlong UTF-8, fullwidth forms).
+    if listener.spec.http.path_strictness == PathStrictness::Strict
+        && let Err(e) = crate::http::path_strict::check(parts.uri.path())
+    {
+        if logging {
+            record.path.push_str(parts.uri.path());
+        }
+        return Err(Rejection::BadRequest { reason: e.reason() }.into());
+    }
     let path = match normalize_path(parts.uri.path(), listener.spec.http.encoded_slash) {
         Ok(p) => p,
         Err(e) => {
@@ -158,4 +169,13 @@ pub(super) fn host_header(parts: &Parts) -> Option<HeaderValue> {
         return HeaderValue::from_str(authority.as_str()).ok();
     }
     parts.headers.get(header::HOST).cloned()
+}
+
+/// The port the client named in the authority or `Host`, if any.
+pub(super) fn request_port(parts: &Parts) -> Option<u16> {
+    if let Some(authority) = parts.uri.authority() {
+        return authority.port_u16();
+    }
+    let host = parts.headers.get(header::HOST)?.to_str().ok()?;
+    host.parse::<http::uri::Authority>().ok()?.port_u16()
 }

@@ -21,7 +21,7 @@ use std::sync::Arc;
 use http::{Request, Response, StatusCode, header};
 use hyper::body::Incoming;
 
-use crate::config::compile::ListenerRuntime;
+use crate::config::compile::{ListenerRuntime, RouteAction};
 use crate::http::body::ResponseBody;
 use crate::http::reject::Rejection;
 use crate::listener::client_ip::PeerAddr;
@@ -93,12 +93,25 @@ pub async fn handle(
 async fn run(
     listener: &ListenerRuntime,
     conn: &ConnectionInfo,
-    parts: http::request::Parts,
+    mut parts: http::request::Parts,
     body: Incoming,
     tunnel: act::Tunnel,
     record: &mut crate::observe::access_log::AccessRecord,
     ctx: &mut RequestContext,
 ) -> Result<Response<ResponseBody>, Stop> {
+    // Header names a backend could read as a header the gateway owns, and
+    // vendor client-IP / URL-override headers of untrusted peers: removed
+    // (or refused) before any policy or the backend sees them.
+    if listener
+        .hygiene
+        .apply(&mut parts.headers, conn.peer_trusted)
+        .is_err()
+    {
+        return Err(Rejection::BadRequest {
+            reason: "underscore_header",
+        }
+        .into());
+    }
     let admitted = admit::admit(listener, conn, &parts, &body, record)?;
     let route = routing::select(listener, &parts, &admitted, record)?;
     let input = PolicyInput {
@@ -114,11 +127,26 @@ async fn run(
     };
     police::request_head(listener, route, &input, ctx).await?;
     let body = police::request_body(listener, route, &input, ctx, body).await?;
+    // Header-modifier values may name request facts; they are copied only
+    // for routes that have modifiers.
+    let facts = route
+        .filters
+        .has_header_modifiers()
+        .then(|| act::owned_facts(conn, &admitted, &parts, &record.request_id));
+    let backend = match &route.action {
+        RouteAction::Direct(direct) => return Ok(act::direct(direct, route, facts.as_ref())),
+        RouteAction::Redirect(redirect) => {
+            return act::redirect(redirect, route, facts.as_ref(), conn, &admitted, &parts);
+        }
+        RouteAction::Backend(backend) => Arc::clone(backend),
+    };
     let client_ip = admitted.client_ip;
+    let normalized_path = act::upstream_path(listener, route, admitted.path)?;
     let forward = act::Forward {
         client_ip,
-        normalized_path: admitted.into_normalized_path(),
+        normalized_path,
         tunnel,
+        facts,
     };
-    act::act(listener, conn, route, parts, body, forward, record, ctx).await
+    act::forward(listener, conn, route, &backend, parts, body, forward, record, ctx).await
 }

@@ -8,7 +8,7 @@ use hyper::body::Incoming;
 
 use crate::config::compile::{ListenerRuntime, Route};
 use crate::http::body::RequestBody;
-use crate::http::body_limit::{BodyFault, LimitedBody, MinRate, RequestBodyError};
+use crate::http::body_limit::{BodyFault, Inactivity, LimitedBody, MinRate, RequestBodyError};
 use crate::http::reject::Rejection;
 use crate::pipeline::DENY_LIST_POLICY;
 use crate::policy::{Decision, PolicyInput, RequestContext};
@@ -45,8 +45,22 @@ pub(super) async fn request_body(
 ) -> Result<RequestBody, Rejection> {
     let http = &listener.spec.http;
     let min_rate = http.min_body_rate.as_ref().map(MinRate::from_spec);
-    let body = if http.max_body_bytes.is_some() || min_rate.is_some() {
-        RequestBody::Limited(LimitedBody::new(body, http.max_body_bytes, min_rate))
+    // A body that is already complete (no body, or a GET) needs no timer.
+    let inactivity = (!http_body::Body::is_end_stream(&body))
+        .then_some(http.body_timeout)
+        .flatten()
+        .map(Inactivity::new);
+    // The route's body limit replaces the listener's; a declared length
+    // over it is refused before anything is read.
+    let route_limit = route.filters.max_body_bytes;
+    if let Some(limit) = route_limit
+        && http_body::Body::size_hint(&body).lower() > limit
+    {
+        return Err(Rejection::PayloadTooLarge);
+    }
+    let body_limit = route_limit.or(http.max_body_bytes);
+    let body = if body_limit.is_some() || min_rate.is_some() || inactivity.is_some() {
+        RequestBody::Limited(LimitedBody::new(body, body_limit, min_rate, inactivity))
     } else {
         RequestBody::Incoming(body)
     };

@@ -9,11 +9,13 @@ use crate::config::spec::PathMatchSpec;
 /// the gateway build a huge automaton.
 pub const REGEX_SIZE_LIMIT: usize = 1 << 20;
 
-/// A compiled path condition.
+/// A compiled path condition. The `bool` of `Exact` and `Prefix` is
+/// `case_insensitive` (ASCII letters only; escapes are upper-case hex after
+/// normalisation, so they compare equal either way).
 #[derive(Debug, Clone)]
 pub enum PathMatcher {
-    Exact(String),
-    Prefix(String),
+    Exact(String, bool),
+    Prefix(String, bool),
     /// The anchored regex and the length of the pattern as written, which
     /// ranks regex routes (longer pattern first).
     Regex(Regex, usize),
@@ -25,16 +27,17 @@ pub type PathError = (&'static str, String);
 impl PathMatcher {
     /// Exactly one of `exact`, `prefix`, `regex` must be set.
     pub fn compile(spec: &PathMatchSpec) -> Result<Self, PathError> {
+        let nocase = spec.case_insensitive;
         match (&spec.exact, &spec.prefix, &spec.regex) {
             (Some(exact), None, None) => {
                 check_absolute(exact).map_err(|m| ("path.exact", m))?;
-                Ok(Self::Exact(exact.clone()))
+                Ok(Self::Exact(exact.clone(), nocase))
             }
             (None, Some(prefix), None) => {
                 check_absolute(prefix).map_err(|m| ("path.prefix", m))?;
-                Ok(Self::Prefix(prefix.clone()))
+                Ok(Self::Prefix(prefix.clone(), nocase))
             }
-            (None, None, Some(pattern)) => compile_anchored(pattern)
+            (None, None, Some(pattern)) => compile_anchored_case(pattern, nocase)
                 .map(|re| Self::Regex(re, pattern.len()))
                 .map_err(|m| ("path.regex", m)),
             (None, None, None) => Err(("path", "set one of exact, prefix, regex".to_owned())),
@@ -44,8 +47,9 @@ impl PathMatcher {
 
     pub fn matches(&self, path: &str) -> bool {
         match self {
-            Self::Exact(exact) => path == exact,
-            Self::Prefix(prefix) => prefix_matches(prefix, path),
+            Self::Exact(exact, false) => path == exact,
+            Self::Exact(exact, true) => path.eq_ignore_ascii_case(exact),
+            Self::Prefix(prefix, nocase) => prefix_matches(prefix, path, *nocase),
             Self::Regex(re, _) => re.is_match(path),
         }
     }
@@ -64,7 +68,12 @@ fn check_absolute(path: &str) -> Result<(), String> {
 /// Compiles `pattern` so it must match the whole input: `^(?:pattern)$`. The
 /// group keeps an alternation like `a|b` from escaping the anchors.
 pub fn compile_anchored(pattern: &str) -> Result<Regex, String> {
+    compile_anchored_case(pattern, false)
+}
+
+fn compile_anchored_case(pattern: &str, case_insensitive: bool) -> Result<Regex, String> {
     RegexBuilder::new(&anchor(pattern)?)
+        .case_insensitive(case_insensitive)
         .size_limit(REGEX_SIZE_LIMIT)
         .build()
         .map_err(|e| format!("invalid regex: {e}"))
@@ -85,12 +94,22 @@ pub fn anchor(pattern: &str) -> Result<String, String> {
 /// Prefixes match whole segments: `/api` matches `/api` and `/api/x` but not
 /// `/apix`. A prefix ending in `/` already marks the boundary itself, so it
 /// matches anything starting with it (`/api/` matches `/api/x`, not `/api`).
-fn prefix_matches(prefix: &str, path: &str) -> bool {
+fn prefix_matches(prefix: &str, path: &str, case_insensitive: bool) -> bool {
     if prefix == "/" {
         return true;
     }
-    let Some(rest) = path.strip_prefix(prefix) else {
-        return false;
+    let rest = if case_insensitive {
+        // Byte slicing is safe: equal ASCII-case-folded bytes end on the
+        // same character boundary as `prefix`.
+        match path.get(..prefix.len()) {
+            Some(head) if head.eq_ignore_ascii_case(prefix) => &path[prefix.len()..],
+            _ => return false,
+        }
+    } else {
+        match path.strip_prefix(prefix) {
+            Some(rest) => rest,
+            None => return false,
+        }
     };
     prefix.ends_with('/') || rest.is_empty() || rest.starts_with('/')
 }
@@ -104,7 +123,28 @@ mod tests {
             exact: exact.map(str::to_owned),
             prefix: prefix.map(str::to_owned),
             regex: regex.map(str::to_owned),
+            case_insensitive: false,
         }
+    }
+
+    #[test]
+    fn case_insensitive_matches_every_ascii_case() {
+        let nocase = |exact: Option<&str>, prefix: Option<&str>, regex: Option<&str>| {
+            let mut s = spec(exact, prefix, regex);
+            s.case_insensitive = true;
+            PathMatcher::compile(&s).unwrap()
+        };
+        let p = nocase(None, Some("/admin"), None);
+        for path in ["/admin", "/ADMIN", "/Admin/x", "/aDmIn"] {
+            assert!(p.matches(path), "{path}");
+        }
+        assert!(!p.matches("/adminx"));
+        assert!(!p.matches("/é"));
+        assert!(!prefix("/admin").matches("/ADMIN"));
+        let e = nocase(Some("/Login"), None, None);
+        assert!(e.matches("/LOGIN") && e.matches("/login"));
+        let r = nocase(None, None, Some("/adm[a-z]n/.*"));
+        assert!(r.matches("/ADMIN/x"));
     }
 
     fn prefix(p: &str) -> PathMatcher {

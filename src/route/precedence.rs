@@ -29,9 +29,9 @@ pub enum PathRank {
 impl PathRank {
     pub fn of(path: Option<&PathMatcher>) -> Self {
         match path {
-            Some(PathMatcher::Exact(_)) => Self::Exact,
+            Some(PathMatcher::Exact(..)) => Self::Exact,
             Some(PathMatcher::Regex(_, len)) => Self::Regex(Reverse(*len)),
-            Some(PathMatcher::Prefix(prefix)) => Self::Prefix(Reverse(prefix.len())),
+            Some(PathMatcher::Prefix(prefix, _)) => Self::Prefix(Reverse(prefix.len())),
             None => Self::None,
         }
     }

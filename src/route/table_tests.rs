@@ -20,6 +20,7 @@ impl M {
             exact: exact.map(str::to_owned),
             prefix: prefix.map(str::to_owned),
             regex: regex.map(str::to_owned),
+            case_insensitive: false,
         });
         self
     }

@@ -2,7 +2,9 @@
 //! and key files are watched (not the files: Kubernetes updates a mounted
 //! Secret by swapping a `..data` symlink, which a file watch would miss), and
 //! a change reloads every certificate of the listener. A set that fails to
-//! load is refused whole and the old one keeps serving.
+//! load is refused whole and the old one keeps serving. Only a change of the
+//! files' contents is tried, so a rejected pair is logged once per change,
+//! not at every unrelated write in its directory.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -49,10 +51,11 @@ pub fn watch(listener: &str, spec: &ListenerTlsSpec, store: &Arc<ArcSwap<CertSto
     }
     let weak = Arc::downgrade(store);
     let spec = spec.clone();
+    let baseline = fingerprint(&spec);
     let listener = listener.to_owned();
     let spawned = std::thread::Builder::new()
         .name("tls-reload".into())
-        .spawn(move || run(watcher, rx, weak, spec, listener));
+        .spawn(move || run(watcher, rx, weak, spec, listener, baseline));
     if let Err(e) = spawned {
         tracing::warn!(error = %e, "cannot start the certificate reload thread");
     }
@@ -71,6 +74,7 @@ fn run(
     store: Weak<ArcSwap<CertStore>>,
     spec: ListenerTlsSpec,
     listener: String,
+    mut tried: u64,
 ) {
     // The expiry warning repeats daily, so a certificate that nobody
     // rotates keeps showing up in the logs until it is.
@@ -92,8 +96,28 @@ fn run(
         // new key is not paired with the old certificate.
         while rx.recv_timeout(Duration::from_millis(200)).is_ok() {}
         let Some(store) = store.upgrade() else { return };
+        // Same bytes as last time (loaded or refused): nothing to do, and
+        // nothing to log again.
+        let now = fingerprint(&spec);
+        if now == tried {
+            continue;
+        }
+        tried = now;
         reload(&listener, &spec, &store);
     }
+}
+
+/// A hash of the contents of every certificate and key file of `spec` (an
+/// unreadable file counts as a state of its own).
+fn fingerprint(spec: &ListenerTlsSpec) -> u64 {
+    use std::hash::{DefaultHasher, Hash, Hasher};
+    let mut h = DefaultHasher::new();
+    for c in &spec.certificates {
+        for path in [&c.cert, &c.key] {
+            std::fs::read(path).ok().hash(&mut h);
+        }
+    }
+    h.finish()
 }
 
 /// Reloads the certificates; keeps the old ones when any new one is bad.

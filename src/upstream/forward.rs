@@ -14,7 +14,7 @@ use crate::upstream::clock;
 use crate::upstream::endpoint::InFlight;
 use crate::upstream::h1::body::{Release, UpstreamBody};
 use crate::upstream::h1::conn::Connection;
-use crate::upstream::h1::exchange::{self, ExchangeError, Outcome};
+use crate::upstream::h1::exchange::{self, ExchangeError, Outcome, Progress};
 
 /// A response head from an endpoint.
 #[derive(Debug)]
@@ -52,6 +52,11 @@ pub struct UpstreamRequest<'a> {
     /// Origin-form target: the normalised path and the query.
     pub target: &'a str,
     pub headers: &'a http::HeaderMap,
+    /// The route's timeout for one attempt, replacing the backend's
+    /// `timeouts.request`.
+    pub attempt_timeout: Option<std::time::Duration>,
+    /// The route's deadline for the whole forward (every attempt).
+    pub deadline: Option<Instant>,
 }
 
 /// Forwards the request to `backend`.
@@ -122,10 +127,15 @@ async fn attempt(
         endpoint: index,
     };
     let timeouts = &backend.spec.timeouts;
+    let mut attempt_timeout = request.attempt_timeout.unwrap_or(timeouts.request);
+    if let Some(deadline) = request.deadline {
+        attempt_timeout = attempt_timeout.min(deadline.saturating_duration_since(Instant::now()));
+    }
 
     let in_flight = InFlight::start(endpoint);
+    let progress = Progress::default();
     let started = Instant::now();
-    let result = tokio::time::timeout(timeouts.request, async {
+    let result = tokio::time::timeout(attempt_timeout, async {
         let mut body = body;
         // A pooled connection may have been closed by the upstream while idle;
         // such a failure (before any response byte, body untouched) is retried
@@ -146,7 +156,7 @@ async fn attempt(
                     }
                 },
             };
-            match exchange::exchange(c, request.method, request.target, request.headers, body, release.clone()).await {
+            match exchange::exchange(c, request.method, request.target, request.headers, body, release.clone(), &progress).await {
                 Ok(outcome) => return Ok(outcome),
                 Err(failure) => match (failure.error, failure.body) {
                     (ExchangeError::Stale, Some(returned)) if !fresh => body = returned,
@@ -194,6 +204,11 @@ async fn attempt(
             return Err(fail(UpstreamError::ClientBody(fault)));
         }
         Ok(Err(error)) => error,
+        // Out of time while still waiting for the client's body: a slow
+        // client, answered 408, and the endpoint did nothing wrong.
+        Err(_) if progress.awaiting_client() => {
+            return Err(fail(UpstreamError::ClientBody(BodyFault::Idle)));
+        }
         Err(_) => UpstreamError::Timeout,
     };
     if endpoint

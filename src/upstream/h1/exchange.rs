@@ -1,6 +1,7 @@
 //! One request/response exchange on an upstream connection.
 
 use std::io::{self, IoSlice};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use http::{HeaderMap, Method, StatusCode};
 use http_body::Body;
@@ -49,6 +50,19 @@ fn protocol(e: impl ToString, body: Option<RequestBody>) -> Failure {
     }
 }
 
+/// Whether the exchange is waiting for the client's next body frame. The
+/// caller reads it when its request timeout fires: a timeout while the
+/// gateway waits for a slow client is the client's fault (408), never the
+/// endpoint's (no health mark).
+#[derive(Debug, Default)]
+pub struct Progress(AtomicBool);
+
+impl Progress {
+    pub fn awaiting_client(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
 /// Sends the request and reads the response head. `headers` are sent as
 /// they are (the pipeline already rewrote them); framing is chosen here.
 pub async fn exchange(
@@ -58,6 +72,7 @@ pub async fn exchange(
     headers: &HeaderMap,
     body: RequestBody,
     release: Release,
+    progress: &Progress,
 ) -> Result<Outcome, Failure> {
     let framing = encode::framing(method, body.is_end_stream(), body.size_hint().exact());
     let mut head = std::mem::take(&mut conn.head);
@@ -80,15 +95,22 @@ pub async fn exchange(
     // body write then still leaves its response to read.
     let mut body_write_failed = false;
     if framing != BodyFraming::None {
-        match send_body(&mut conn, body, framing).await {
+        match send_body(&mut conn, body, framing, progress).await {
             Ok(()) => {}
             Err(BodyError::Upstream(e)) => {
                 tracing::debug!(error = %e, "upstream stopped reading the request body");
                 body_write_failed = true;
             }
             // The client's body broke off or lied about its length: the
-            // upstream is mid-request, so the exchange is abandoned.
-            Err(BodyError::Client(reason)) => return Err(protocol(reason, None)),
+            // upstream is mid-request, so the exchange is abandoned; the
+            // client's fault (400), not the endpoint's.
+            Err(BodyError::Client(reason)) => {
+                tracing::debug!(%reason, "client request body failed");
+                return Err(Failure {
+                    error: ExchangeError::ClientBody(BodyFault::Malformed),
+                    body: None,
+                });
+            }
             Err(BodyError::Limit(fault)) => {
                 return Err(Failure {
                     error: ExchangeError::ClientBody(fault),
@@ -154,9 +176,14 @@ async fn send_body(
     conn: &mut Connection,
     mut body: RequestBody,
     framing: BodyFraming,
+    progress: &Progress,
 ) -> Result<(), BodyError> {
     let mut sent: u64 = 0;
-    while let Some(frame) = body.frame().await {
+    loop {
+        progress.0.store(true, Ordering::Relaxed);
+        let next = body.frame().await;
+        progress.0.store(false, Ordering::Relaxed);
+        let Some(frame) = next else { break };
         let frame = frame.map_err(|e| match e {
             RequestBodyError::Limit(fault) => BodyError::Limit(fault),
             RequestBodyError::Client(e) => BodyError::Client(format!("client body: {e}")),

@@ -1,0 +1,33 @@
+//! Semantic validation of a route's filters and redirect, through the same
+//! compile functions the snapshot uses (so `validate` and `run` agree):
+//! conflicts (redirect with a backend, rewrite without one), bad header
+//! names and value templates, bad regexes, statuses and host names.
+
+use crate::config::spec::RouteSpec;
+use crate::config::validate::Issues;
+use crate::http::filter::{RouteFilters, redirect::Redirect, route_prefix};
+
+pub(crate) fn check(out: &mut Issues, base: &str, route: &RouteSpec) {
+    if let Some(redirect) = &route.redirect {
+        if route.backend.is_some() || route.direct_response.is_some() {
+            out.push(
+                format!("{base}.redirect"),
+                "a redirect is the route's answer: set only one of backend, direct_response, redirect",
+            );
+        }
+        if let Err((field, message)) = Redirect::compile(redirect, route_prefix(route)) {
+            out.push(join(&format!("{base}.redirect"), &field), message);
+        }
+    }
+    if let Err((field, message)) = RouteFilters::compile(route) {
+        out.push(join(base, &field), message);
+    }
+}
+
+fn join(base: &str, field: &str) -> String {
+    if field.is_empty() {
+        base.to_owned()
+    } else {
+        format!("{base}.{field}")
+    }
+}
