@@ -32,7 +32,7 @@ IDLE_CONNS=${IDLE_CONNS:-10000}
 bench_tools
 cargo build --release --quiet
 BIN=target/release/portcullis
-ulimit -n 65536
+ulimit -n "$(ulimit -Hn)"   # 10,000 idle connections need the fds
 
 B=${BASE_PORT:-18081}
 UP=$B; NGX=$((B+1)); PC=$((B+2)); NGX_LOG=$((B+3)); PC_LOG=$((B+4)); NGX_H2C=$((B+5)); PC_2W=$((B+6))

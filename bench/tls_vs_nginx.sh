@@ -30,7 +30,7 @@ IDLE_CONNS=${IDLE_CONNS:-5000}
 bench_tools
 cargo build --release --quiet
 BIN=target/release/portcullis
-ulimit -n 65536
+ulimit -n "$(ulimit -Hn)"   # 10,000 idle connections need the fds
 
 WORK=$(mktemp -d)
 PIDS=()
