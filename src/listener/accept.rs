@@ -160,7 +160,21 @@ async fn handle_connection(
                 proto: "http",
                 tls: None,
             };
-            served.serve(stream, conn).await;
+            // Until the client's first bytes arrive the task holds only the
+            // socket: the HTTP connection's state (several KiB) is built then,
+            // boxed, so a connection opened and left silent stays small. The
+            // head deadline still runs from here: past it the guard answers
+            // 408 at its first read, as if it had been waiting all along.
+            let since = tokio::time::Instant::now();
+            let mut draining = served.drain.subscribe();
+            let first_bytes = tokio::time::timeout(served.limits.head_timeout, stream.readable());
+            tokio::select! {
+                _ = first_bytes => {}
+                // Draining: a connection that never sent a byte just closes.
+                _ = signalled(&mut draining) => return,
+            }
+            drop(draining);
+            Box::pin(served.serve(stream, conn, since)).await;
         }
         // Boxed: the TLS handshake and TLS stream states are large, and an
         // inline branch would make every plain connection's task as big.
@@ -175,7 +189,7 @@ async fn handle_connection(
                             proto: "https",
                             tls: Some(Arc::new(facts)),
                         };
-                        served.serve(stream, conn).await;
+                        served.serve(stream, conn, tokio::time::Instant::now()).await;
                     }
                     Err(error) => {
                         tracing::info!(listener = %served.listener, peer = %tcp_peer, reason = "tls_handshake", %error, "connection refused");
@@ -210,7 +224,9 @@ struct Served {
 }
 
 impl Served {
-    async fn serve<IO>(self, stream: IO, conn: ConnectionInfo)
+    /// Serves HTTP on `stream`, whose first request head has been awaited
+    /// since `since`.
+    async fn serve<IO>(self, stream: IO, conn: ConnectionInfo, since: tokio::time::Instant)
     where
         IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
@@ -222,7 +238,7 @@ impl Served {
             listener,
             peer,
         } = self;
-        let guard = FramingGuard::new(stream, limits);
+        let guard = FramingGuard::awaiting_since(stream, limits, since);
         let violation = guard.violation_handle();
         server::serve(guard, state, conn, drain).await;
         // Requests refused on their raw bytes never reached the pipeline; log
