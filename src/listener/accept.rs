@@ -167,7 +167,11 @@ async fn handle_connection(
             // 408 at its first read, as if it had been waiting all along.
             let since = tokio::time::Instant::now();
             let mut draining = served.drain.subscribe();
-            let first_bytes = tokio::time::timeout(served.limits.head_timeout, stream.readable());
+            // `peek`, not `readable`: tokio reports a new socket readable
+            // before any byte (it cannot know), and peeking consumes nothing.
+            let mut probe = [0u8; 1];
+            let first_bytes =
+                tokio::time::timeout(served.limits.head_timeout, stream.peek(&mut probe));
             tokio::select! {
                 _ = first_bytes => {}
                 // Draining: a connection that never sent a byte just closes.
@@ -252,5 +256,33 @@ impl Served {
             };
             log.refusal(&listener, PeerAddr(peer), status, v.as_str());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use tokio::net::{TcpListener, TcpStream};
+
+    /// The silent-connection wait relies on this: `peek` on an accepted
+    /// socket pends until the client's first byte, and consumes nothing.
+    #[tokio::test]
+    async fn peek_waits_for_the_first_byte() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let mut client = TcpStream::connect(listener.local_addr().unwrap())
+            .await
+            .unwrap();
+        let (mut server, _) = listener.accept().await.unwrap();
+        let mut probe = [0u8; 1];
+        let silent = tokio::time::timeout(Duration::from_millis(200), server.peek(&mut probe));
+        assert!(silent.await.is_err(), "peek returned before any byte");
+        client.write_all(b"G").await.unwrap();
+        let peeked = tokio::time::timeout(Duration::from_secs(5), server.peek(&mut probe));
+        assert_eq!(peeked.await.unwrap().unwrap(), 1);
+        let mut read = [0u8; 1];
+        server.read_exact(&mut read).await.unwrap();
+        assert_eq!(&read, b"G");
     }
 }
