@@ -1,36 +1,48 @@
 #!/usr/bin/env bash
 # Portcullis vs nginx as reverse proxies in front of the same fast upstream,
-# each pinned to one core with one worker, under the same wrk load, in one run.
-# Prints req/s, p50, p99, CPU time per request (from /proc) and the ratios,
-# then portcullis's idle RSS and its RSS holding 10,000 idle connections.
+# each pinned to one core with one worker, under the same load, in one run.
+# Scenarios, run as ROUNDS interleaved rounds (nginx and Portcullis alternate
+# first), reported as the median CPU µs/request from /proc for both:
 #
-#   bench/proxy_vs_nginx.sh            # 50 connections, 10 s each
-#   DURATION=20 CONNS=100 bench/proxy_vs_nginx.sh
-#   PORTCULLIS_EXTRA=bench/extra.yaml  # merge policies etc. (see bench/README.md)
-#   LIMITS=on bench/proxy_vs_nginx.sh  # both: a rate limit that never triggers,
-#                                      # an IP allow-list and a 1 MiB body limit
+#   plain    HTTP/1.1, wrk -c$CONNS keep-alive
+#   logged   + rate limit (never triggers), IP allow-list, 1 MiB body limit
+#            and one JSON access-log record per request to a file (nginx:
+#            log_format escape=json, default unbuffered access_log)
+#   h2c      HTTP/2 prior knowledge, h2load -c$CONNS -m$STREAMS
+#   workers2 Portcullis --workers 2 on both cores vs --workers 1 (plain)
+#
+# then the RSS each proxy adds per idle client connection (IDLE_CONNS,
+# fresh and after one request each).
+#
+#   bench/proxy_vs_nginx.sh                 # 50 connections, 10 s per run, 3 rounds
+#   DURATION=5 ROUNDS=1 SCENARIOS="plain logged" bench/proxy_vs_nginx.sh
+#   BASE_PORT=19100 bench/proxy_vs_nginx.sh # ten ports from BASE_PORT
+#   PORTCULLIS_EXTRA=bench/extra.yaml       # appended to every Portcullis config
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 DURATION=${DURATION:-10}
 CONNS=${CONNS:-50}
+ROUNDS=${ROUNDS:-3}
 PROXY_CPU=${PROXY_CPU:-0}
 LOAD_CPU=${LOAD_CPU:-1}
-ACCESS_LOG=${ACCESS_LOG:-off}   # on: both proxies write an access log to a file
-LIMITS=${LIMITS:-off}           # on: rate limit + allow-list + body limit on both
+SCENARIOS=${SCENARIOS:-plain logged h2c workers2}
+IDLE_CONNS=${IDLE_CONNS:-10000}
 
-need() { command -v "$1" >/dev/null 2>&1; }
-if ! need nginx || ! need wrk; then
-  apt-get update -qq && apt-get install -y -qq nginx-light wrk >/dev/null
-fi
+bench_tools
 cargo build --release --quiet
 BIN=target/release/portcullis
+ulimit -n "$(ulimit -Hn)"   # 10,000 idle connections need the fds
+
+B=${BASE_PORT:-18081}
+UP=$B; NGX=$((B+1)); PC=$((B+2)); NGX_LOG=$((B+3)); PC_LOG=$((B+4)); NGX_H2C=$((B+5)); PC_2W=$((B+6))
+ADM=$((B+7)); ADM_LOG=$((B+8)); ADM_2W=$((B+9))
+ports_free $UP $NGX $PC $NGX_LOG $PC_LOG $NGX_H2C $PC_2W $ADM $ADM_LOG $ADM_2W
 
 WORK=$(mktemp -d)
 PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$WORK"; }
 trap cleanup EXIT
-
-UP_PORT=18081; NGX_PORT=18082; PC_PORT=18083; ADMIN_PORT=18084
 
 # The upstream: nginx answering from memory, on the load generator's core.
 mkdir -p "$WORK/up" "$WORK/ngx"
@@ -43,51 +55,51 @@ events { worker_connections 4096; }
 http {
   access_log off;
   keepalive_requests 1000000;
-  server { listen 127.0.0.1:$UP_PORT; location / { return 200 "hello from upstream\n"; } }
+  server { listen 127.0.0.1:$UP; location / { return 200 "hello from upstream\n"; } }
 }
 CONF
 taskset -c "$LOAD_CPU" nginx -p "$WORK/up" -c "$WORK/up/nginx.conf" -g 'daemon off;' &
 PIDS+=($!)
 
-NGX_LOG="access_log off;"
-PC_LOG="false"
-if [ "$ACCESS_LOG" = on ]; then
-  NGX_LOG="access_log $WORK/ngx/access.log;"
-  PC_LOG="true"
-fi
-NGX_LIMITS_HTTP=""; NGX_LIMITS_LOC=""
-PC_LISTENER="{ name: web, address: 127.0.0.1:$PC_PORT }"
-PC_POLICIES=""
-if [ "$LIMITS" = on ]; then
-  NGX_LIMITS_HTTP="limit_req_zone \$binary_remote_addr zone=rl:64m rate=1000000r/s; client_max_body_size 1m;"
-  NGX_LIMITS_LOC="limit_req zone=rl burst=1000000 nodelay; allow 127.0.0.0/8; deny all;"
-  PC_LISTENER="{ name: web, address: 127.0.0.1:$PC_PORT, policies: [allow, rl], http: { max_body_bytes: 1048576 } }"
-  PC_POLICIES="policies:
-  - { name: allow, ip_filter: { allow: [127.0.0.0/8] } }
-  - { name: rl, rate_limit: { limits: [{ rate: 1000000, per: 1s, burst: 1000000 }] } }"
-fi
+# One nginx serving the three scenarios on three ports (one process: CPU is
+# attributed per run, and runs never overlap).
+PROXY_LOC='proxy_pass http://app;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header Host $host;
+      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+      proxy_set_header X-Real-IP $remote_addr;
+      proxy_set_header X-Request-Id $request_id;'
 cat > "$WORK/ngx/nginx.conf" <<CONF
 worker_processes 1;
 master_process off;
+worker_rlimit_nofile 65536;
 error_log $WORK/ngx/error.log error;
 pid $WORK/ngx/nginx.pid;
-events { worker_connections 20000; }
+events { worker_connections 30000; }
 http {
-  $NGX_LOG
-  $NGX_LIMITS_HTTP
+  access_log off;
   keepalive_requests 1000000;
-  upstream app { server 127.0.0.1:$UP_PORT; keepalive 128; }
+  limit_req_zone \$binary_remote_addr zone=rl:64m rate=1000000r/s;
+  log_format json escape=json '{"time":"\$time_iso8601","request_id":"\$request_id","listener":"web",'
+    '"client_ip":"\$remote_addr","client_port":"\$remote_port","peer":"\$remote_addr:\$remote_port",'
+    '"method":"\$request_method","scheme":"\$scheme","host":"\$host","path":"\$uri","query":"\$args",'
+    '"protocol":"\$server_protocol","user_agent":"\$http_user_agent","referer":"\$http_referer",'
+    '"status":\$status,"request_bytes":"\$content_length","bytes":\$bytes_sent,'
+    '"duration_ms":\$request_time,"route":"all","upstream":"\$upstream_addr",'
+    '"upstream_ms":"\$upstream_response_time"}';
+  upstream app { server 127.0.0.1:$UP; keepalive 128; }
+  server { listen 127.0.0.1:$NGX; location / { $PROXY_LOC } }
+  server { listen 127.0.0.1:$NGX_H2C http2; location / { $PROXY_LOC } }
   server {
-    listen 127.0.0.1:$NGX_PORT;
+    listen 127.0.0.1:$NGX_LOG;
+    access_log $WORK/ngx/access.log json;
+    client_max_body_size 1m;
     location / {
-      $NGX_LIMITS_LOC
-      proxy_pass http://app;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-      proxy_set_header Host \$host;
-      proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;
-      proxy_set_header X-Real-IP \$remote_addr;
-      proxy_set_header X-Request-Id \$request_id;
+      limit_req zone=rl burst=1000000 nodelay;
+      allow 127.0.0.0/8;
+      deny all;
+      $PROXY_LOC
     }
   }
 }
@@ -96,75 +108,93 @@ taskset -c "$PROXY_CPU" nginx -p "$WORK/ngx" -c "$WORK/ngx/nginx.conf" -g 'daemo
 NGX_PID=$!
 PIDS+=($NGX_PID)
 
-cat > "$WORK/portcullis.yaml" <<CONF
-admin: { address: 127.0.0.1:$ADMIN_PORT }
-server: { access_log: $PC_LOG }
-listeners: [$PC_LISTENER]
-$PC_POLICIES
+# portcullis_config PORT ADMIN_PORT LOGGED(0|1)
+portcullis_config() {
+  local listener="{ name: web, address: 127.0.0.1:$1 }" server="server: { access_log: false }" extra=""
+  if [ "$3" = 1 ]; then
+    listener="{ name: web, address: 127.0.0.1:$1, policies: [allow, rl], http: { max_body_bytes: 1048576 } }"
+    server="logging:
+  access: { sink: { kind: file, path: $WORK/portcullis.access.log, max_bytes: 10737418240 } }
+policies:
+  - { name: allow, ip_filter: { allow: [127.0.0.0/8] } }
+  - { name: rl, rate_limit: { limits: [{ rate: 1000000, per: 1s, burst: 1000000 }] } }"
+  fi
+  if [ -n "${PORTCULLIS_EXTRA:-}" ]; then extra=$(cat "$PORTCULLIS_EXTRA"); fi
+  cat <<CONF
+admin: { address: 127.0.0.1:$2 }
+$server
+listeners: [$listener]
 backends:
   - name: app
-    endpoints: [{ address: 127.0.0.1:$UP_PORT }]
+    endpoints: [{ address: 127.0.0.1:$UP }]
 routes:
   - name: all
     match: { path: { prefix: / } }
     backend: app
+$extra
 CONF
-if [ -n "${PORTCULLIS_EXTRA:-}" ]; then cat "$PORTCULLIS_EXTRA" >> "$WORK/portcullis.yaml"; fi
-taskset -c "$PROXY_CPU" "$BIN" run --config "$WORK/portcullis.yaml" --workers 1 \
-  >"$WORK/portcullis.access.log" 2>"$WORK/portcullis.log" &
-PC_PID=$!
-PIDS+=($PC_PID)
+}
+# Each config in its own directory: the file watcher must not see the log.
+start_portcullis() { # NAME PORT ADMIN LOGGED CPUS WORKERS
+  mkdir -p "$WORK/$1"
+  portcullis_config "$2" "$3" "$4" > "$WORK/$1/portcullis.yaml"
+  taskset -c "$5" "$BIN" run --config "$WORK/$1/portcullis.yaml" --workers "$6" \
+    >/dev/null 2>"$WORK/$1/portcullis.log" &
+  PIDS+=($!)
+  LAST_PID=$!
+}
+start_portcullis plain $PC $ADM 0 "$PROXY_CPU" 1; PC_PID=$LAST_PID
+start_portcullis logged $PC_LOG $ADM_LOG 1 "$PROXY_CPU" 1; PC_LOG_PID=$LAST_PID
+start_portcullis workers2 $PC_2W $ADM_2W 0 "$PROXY_CPU,$LOAD_CPU" 2; PC_2W_PID=$LAST_PID
+for p in $UP $NGX $NGX_LOG $NGX_H2C $PC $PC_LOG $PC_2W; do wait_port "$p"; done
 
-wait_port() { for _ in $(seq 1 200); do (echo > /dev/tcp/127.0.0.1/$1) 2>/dev/null && return 0; sleep 0.05; done; echo "port $1 not up" >&2; exit 1; }
-wait_port $UP_PORT; wait_port $NGX_PORT; wait_port $PC_PORT
-
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
-TCK=$(getconf CLK_TCK)
-
-# run NAME PORT PID -> "rps p50 p99 cpu_us_per_req"
-run() {
-  local port=$2 pid=$3
-  wrk -t1 -c"$CONNS" -d2s "http://127.0.0.1:$port/" >/dev/null 2>&1   # warm-up: pools, caches
-  local c0; c0=$(cpu_ticks "$pid")
-  local out; out=$(taskset -c "$LOAD_CPU" wrk -t1 -c"$CONNS" -d"${DURATION}s" --latency "http://127.0.0.1:$port/")
-  local c1; c1=$(cpu_ticks "$pid")
-  local reqs; reqs=$(echo "$out" | awk '/requests in/ {print $1}')
-  local rps; rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
-  local p50; p50=$(echo "$out" | awk '$1=="50%" {print $2}')
-  local p99; p99=$(echo "$out" | awk '$1=="99%" {print $2}')
-  local non2xx; non2xx=$(echo "$out" | awk '/Non-2xx/ {print $4}')
-  local cpu_us; cpu_us=$(awk -v a="$c0" -v b="$c1" -v t="$TCK" -v n="$reqs" 'BEGIN { printf "%.2f", (b-a)/t*1e6/n }')
-  echo "$rps $p50 $p99 $cpu_us ${non2xx:-0}"
+# measure SCENARIO SIDE -> one result line
+measure() {
+  case "$1:$2" in
+    plain:nginx)    wrk_run "http://127.0.0.1:$NGX/" $NGX_PID ;;
+    plain:pc)       wrk_run "http://127.0.0.1:$PC/" $PC_PID ;;
+    logged:nginx)   wrk_run "http://127.0.0.1:$NGX_LOG/" $NGX_PID ;;
+    logged:pc)      wrk_run "http://127.0.0.1:$PC_LOG/" $PC_LOG_PID ;;
+    h2c:nginx)      h2_run "http://127.0.0.1:$NGX_H2C/" $NGX_PID ;;
+    h2c:pc)         h2_run "http://127.0.0.1:$PC/" $PC_PID ;;
+    workers2:nginx) wrk_run "http://127.0.0.1:$PC/" $PC_PID ;;     # baseline: 1 worker
+    workers2:pc)    wrk_run "http://127.0.0.1:$PC_2W/" $PC_2W_PID ;;
+  esac
 }
 
-to_ms() { awk -v v="$1" 'BEGIN { if (v ~ /us$/) { sub(/us$/,"",v); print v/1000 } else if (v ~ /ms$/) { sub(/ms$/,"",v); print v } else if (v ~ /s$/) { sub(/s$/,"",v); print v*1000 } else print v }'; }
+echo "machine busy before: $(machine_busy) of both cores"
+declare -A CPU RPS LAT ERR
+for round in $(seq 1 "$ROUNDS"); do
+  order="nginx pc"; if [ $((round % 2)) = 0 ]; then order="pc nginx"; fi
+  for s in $SCENARIOS; do
+    for side in $order; do
+      read -r rps lat cpu err <<<"$(measure "$s" "$side")"
+      CPU[$s:$side]="${CPU[$s:$side]:-} $cpu"; RPS[$s:$side]="${RPS[$s:$side]:-} $rps"
+      LAT[$s:$side]="${LAT[$s:$side]:-} $lat"; ERR[$s:$side]=$(( ${ERR[$s:$side]:-0} + ${err%%.*} ))
+      echo "round $round $s $side: req/s $rps cpu µs/req $cpu latency $lat errors $err (busy $(machine_busy))" >&2
+    done
+  done
+done
 
-read -r N_RPS N_P50 N_P99 N_CPU N_ERR <<<"$(run nginx $NGX_PORT $NGX_PID)"
-read -r P_RPS P_P50 P_P99 P_CPU P_ERR <<<"$(run portcullis $PC_PORT $PC_PID)"
+printf '\nmedian of %s rounds, %s s each, %s connections (CPU µs/request from /proc)\n' "$ROUNDS" "$DURATION" "$CONNS"
+printf '%-10s %14s %14s %8s %12s %12s %10s %10s %6s\n' scenario "nginx cpu/req" "pc cpu/req" ratio "nginx req/s" "pc req/s" "nginx lat" "pc lat" errors
+for s in $SCENARIOS; do
+  # shellcheck disable=SC2086
+  nc=$(median ${CPU[$s:nginx]}); pcc=$(median ${CPU[$s:pc]})
+  # shellcheck disable=SC2086
+  nr=$(median ${RPS[$s:nginx]}); pr=$(median ${RPS[$s:pc]})
+  nl=$(echo ${LAT[$s:nginx]} | awk '{print $NF}'); pl=$(echo ${LAT[$s:pc]} | awk '{print $NF}')
+  ratio=$(awk -v a="$pcc" -v b="$nc" 'BEGIN { printf "%.2fx", a/b }')
+  label=$s; if [ "$s" = workers2 ]; then label="2w vs 1w"; fi
+  printf '%-10s %14s %14s %8s %12s %12s %10s %10s %6s\n' "$label" "$nc" "$pcc" "$ratio" "$nr" "$pr" "$nl" "$pl" \
+    $(( ${ERR[$s:nginx]} + ${ERR[$s:pc]} ))
+done
+echo "(latency: wrk p99 / h2load max, last round; workers2 row: 'nginx' columns are Portcullis with 1 worker)"
+if [ -f "$WORK/portcullis.access.log" ]; then
+  echo "access-log records written by portcullis: $(wc -l < "$WORK/portcullis.access.log"), nginx: $(wc -l < "$WORK/ngx/access.log")"
+fi
+echo "machine busy after: $(machine_busy) of both cores"
 
-printf '\n%-12s %12s %10s %10s %14s %8s\n' proxy "req/s" p50 p99 "cpu µs/req" non2xx
-printf '%-12s %12s %10s %10s %14s %8s\n' nginx "$N_RPS" "$N_P50" "$N_P99" "$N_CPU" "$N_ERR"
-printf '%-12s %12s %10s %10s %14s %8s\n' portcullis "$P_RPS" "$P_P50" "$P_P99" "$P_CPU" "$P_ERR"
-awk -v a="$P_RPS" -v b="$N_RPS" -v c="$(to_ms "$P_P99")" -v d="$(to_ms "$N_P99")" -v e="$P_CPU" -v f="$N_CPU" 'BEGIN {
-  printf "\nratio portcullis/nginx: req/s %.2fx   p99 %.2fx   cpu/req %.2fx\n", a/b, c/d, e/f }'
-
-# Memory: idle, then holding 10,000 idle client connections.
-rss() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
-echo "portcullis RSS after load: $(rss $PC_PID) KiB"
-ulimit -n 65536 2>/dev/null || true
-python3 - "$PC_PORT" "$PC_PID" <<'PY'
-import socket, sys, time
-port, pid = int(sys.argv[1]), sys.argv[2]
-def rss():
-    for line in open(f"/proc/{pid}/status"):
-        if line.startswith("VmRSS"):
-            return int(line.split()[1])
-before = rss()
-socks = []
-for i in range(10000):
-    s = socket.socket(); s.connect(("127.0.0.1", port)); socks.append(s)
-time.sleep(1.0)  # let the gateway accept and park every connection
-after = rss()
-print(f"portcullis RSS idle: {before} KiB; holding {len(socks)} idle connections: {after} KiB ({(after-before)*1024/len(socks):.0f} bytes/conn)")
-for s in socks: s.close()
-PY
+read -r NF NS <<<"$(idle_memory $NGX $NGX_PID 0)"
+read -r PF PS <<<"$(idle_memory $PC $PC_PID 0)"
+echo "RSS per idle connection ($IDLE_CONNS): nginx fresh $NF B, after a request $NS B; portcullis fresh $PF B, after a request $PS B"

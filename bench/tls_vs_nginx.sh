@@ -1,26 +1,36 @@
 #!/usr/bin/env bash
 # Portcullis vs nginx terminating TLS in front of the same upstream, each
-# pinned to one core with one worker, in one run: full TLS handshakes per
-# second (a new connection per request, no resumption: wrk does not reuse
-# sessions) and keep-alive HTTPS req/s. Prints both, CPU time per request
-# and the ratios. Both serve the same ECDSA P-256 certificate, TLS 1.2+1.3.
+# pinned to one core with one worker, in one run. Both serve the same ECDSA
+# P-256 certificate, TLS 1.2+1.3. Scenarios, run as ROUNDS interleaved rounds
+# (nginx and Portcullis alternate first), reported as the median CPU
+# µs/request from /proc for both:
 #
-#   bench/tls_vs_nginx.sh               # 50 connections, 10 s per run
-#   DURATION=20 CONNS=100 bench/tls_vs_nginx.sh
-#   BASE_PORT=19000 bench/tls_vs_nginx.sh   # four ports from BASE_PORT
+#   keepalive  HTTPS/1.1, wrk -c$CONNS, connections reused (record crypto + proxying)
+#   handshake  the same with Connection: close: a full handshake per request
+#              (wrk does not resume sessions); req/s is handshakes per second
+#   h2         HTTP/2 over TLS (ALPN h2), h2load -c$CONNS -m$STREAMS
+#
+# then the RSS each adds per idle TLS client connection (handshake done;
+# fresh and after one request each).
+#
+#   bench/tls_vs_nginx.sh               # 50 connections, 10 s per run, 3 rounds
+#   DURATION=5 ROUNDS=1 SCENARIOS="keepalive h2" bench/tls_vs_nginx.sh
+#   BASE_PORT=19000 bench/tls_vs_nginx.sh   # five ports from BASE_PORT
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 DURATION=${DURATION:-10}
 CONNS=${CONNS:-50}
+ROUNDS=${ROUNDS:-3}
 PROXY_CPU=${PROXY_CPU:-0}
 LOAD_CPU=${LOAD_CPU:-1}
+SCENARIOS=${SCENARIOS:-keepalive handshake h2}
+IDLE_CONNS=${IDLE_CONNS:-5000}
 
-need() { command -v "$1" >/dev/null 2>&1; }
-if ! need nginx || ! need wrk || ! need openssl; then
-  apt-get update -qq && apt-get install -y -qq nginx-light wrk openssl >/dev/null
-fi
+bench_tools
 cargo build --release --quiet
 BIN=target/release/portcullis
+ulimit -n "$(ulimit -Hn)"   # 10,000 idle connections need the fds
 
 WORK=$(mktemp -d)
 PIDS=()
@@ -29,14 +39,8 @@ trap cleanup EXIT
 
 BASE_PORT=${BASE_PORT:-18291}
 UP_PORT=$BASE_PORT; NGX_PORT=$((BASE_PORT+1)); PC_PORT=$((BASE_PORT+2)); ADMIN_PORT=$((BASE_PORT+3))
-# Refuse to start on ports someone else listens on: the load would hit their
-# servers and the figures would be theirs.
-for port in $UP_PORT $NGX_PORT $PC_PORT $ADMIN_PORT; do
-  if (echo > /dev/tcp/127.0.0.1/$port) 2>/dev/null; then
-    echo "port $port is in use; set BASE_PORT to a free range" >&2; exit 1
-  fi
-done
-
+NGX_H2=$((BASE_PORT+4))
+ports_free $UP_PORT $NGX_PORT $PC_PORT $ADMIN_PORT $NGX_H2
 # One throwaway certificate for both proxies.
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
   -keyout "$WORK/key.pem" -out "$WORK/cert.pem" -days 2 -subj "/CN=bench.test" \
@@ -61,15 +65,17 @@ PIDS+=($!)
 cat > "$WORK/ngx/nginx.conf" <<CONF
 worker_processes 1;
 master_process off;
+worker_rlimit_nofile 65536;
 error_log $WORK/ngx/error.log error;
 pid $WORK/ngx/nginx.pid;
-events { worker_connections 20000; }
+events { worker_connections 30000; }
 http {
   access_log off;
   keepalive_requests 1000000;
   upstream app { server 127.0.0.1:$UP_PORT; keepalive 128; }
   server {
     listen 127.0.0.1:$NGX_PORT ssl;
+    listen 127.0.0.1:$NGX_H2 ssl http2;
     ssl_certificate $WORK/cert.pem;
     ssl_certificate_key $WORK/key.pem;
     ssl_protocols TLSv1.2 TLSv1.3;
@@ -111,35 +117,49 @@ taskset -c "$PROXY_CPU" "$BIN" run --config "$WORK/portcullis.yaml" --workers 1 
 PC_PID=$!
 PIDS+=($PC_PID)
 
-wait_port() { for _ in $(seq 1 200); do (echo > /dev/tcp/127.0.0.1/$1) 2>/dev/null && return 0; sleep 0.05; done; echo "port $1 not up" >&2; exit 1; }
-wait_port $UP_PORT; wait_port $NGX_PORT; wait_port $PC_PORT
+for p in $UP_PORT $NGX_PORT $NGX_H2 $PC_PORT; do wait_port "$p"; done
 
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
-TCK=$(getconf CLK_TCK)
-
-# run PORT PID [wrk args...] -> "rps cpu_us_per_req errors"
-run() {
-  local port=$1 pid=$2; shift 2
-  wrk -t1 -c"$CONNS" -d2s "$@" "https://127.0.0.1:$port/" >/dev/null 2>&1   # warm-up
-  local c0; c0=$(cpu_ticks "$pid")
-  local out; out=$(taskset -c "$LOAD_CPU" wrk -t1 -c"$CONNS" -d"${DURATION}s" "$@" "https://127.0.0.1:$port/")
-  local c1; c1=$(cpu_ticks "$pid")
-  local reqs; reqs=$(echo "$out" | awk '/requests in/ {print $1}')
-  local rps; rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
-  local errs; errs=$(echo "$out" | awk '/Socket errors/ {gsub(",",""); n += $4+$6+$8+$10} /Non-2xx/ {n += $NF} END {print n+0}')
-  local cpu_us; cpu_us=$(awk -v a="$c0" -v b="$c1" -v t="$TCK" -v n="$reqs" 'BEGIN { printf "%.1f", (b-a)/t*1e6/n }')
-  echo "$rps $cpu_us ${errs:-0}"
+# measure SCENARIO SIDE -> one result line
+measure() {
+  case "$1:$2" in
+    keepalive:nginx) wrk_run "https://127.0.0.1:$NGX_PORT/" $NGX_PID ;;
+    keepalive:pc)    wrk_run "https://127.0.0.1:$PC_PORT/" $PC_PID ;;
+    handshake:nginx) WRK_ARGS="-H Connection:close" wrk_run "https://127.0.0.1:$NGX_PORT/" $NGX_PID ;;
+    handshake:pc)    WRK_ARGS="-H Connection:close" wrk_run "https://127.0.0.1:$PC_PORT/" $PC_PID ;;
+    h2:nginx)        h2_run "https://127.0.0.1:$NGX_H2/" $NGX_PID ;;
+    h2:pc)           h2_run "https://127.0.0.1:$PC_PORT/" $PC_PID ;;
+  esac
 }
 
-read -r NK_RPS NK_CPU NK_ERR <<<"$(run $NGX_PORT $NGX_PID)"
-read -r PK_RPS PK_CPU PK_ERR <<<"$(run $PC_PORT $PC_PID)"
-read -r NH_RPS NH_CPU NH_ERR <<<"$(run $NGX_PORT $NGX_PID -H 'Connection: close')"
-read -r PH_RPS PH_CPU PH_ERR <<<"$(run $PC_PORT $PC_PID -H 'Connection: close')"
+echo "machine busy before: $(machine_busy) of both cores"
+declare -A CPU RPS LAT ERR
+for round in $(seq 1 "$ROUNDS"); do
+  order="nginx pc"; if [ $((round % 2)) = 0 ]; then order="pc nginx"; fi
+  for s in $SCENARIOS; do
+    for side in $order; do
+      read -r rps lat cpu err <<<"$(measure "$s" "$side")"
+      CPU[$s:$side]="${CPU[$s:$side]:-} $cpu"; RPS[$s:$side]="${RPS[$s:$side]:-} $rps"
+      LAT[$s:$side]="${LAT[$s:$side]:-} $lat"; ERR[$s:$side]=$(( ${ERR[$s:$side]:-0} + ${err%%.*} ))
+      echo "round $round $s $side: req/s $rps cpu µs/req $cpu latency $lat errors $err (busy $(machine_busy))" >&2
+    done
+  done
+done
 
-printf '\n%-26s %12s %14s %8s\n' "" "req/s" "cpu µs/req" errors
-printf '%-26s %12s %14s %8s\n' "nginx keep-alive" "$NK_RPS" "$NK_CPU" "$NK_ERR"
-printf '%-26s %12s %14s %8s\n' "portcullis keep-alive" "$PK_RPS" "$PK_CPU" "$PK_ERR"
-printf '%-26s %12s %14s %8s\n' "nginx handshake/req" "$NH_RPS" "$NH_CPU" "$NH_ERR"
-printf '%-26s %12s %14s %8s\n' "portcullis handshake/req" "$PH_RPS" "$PH_CPU" "$PH_ERR"
-awk -v a="$PK_RPS" -v b="$NK_RPS" -v c="$PH_RPS" -v d="$NH_RPS" -v e="$PK_CPU" -v f="$NK_CPU" -v g="$PH_CPU" -v h="$NH_CPU" 'BEGIN {
-  printf "\nratio portcullis/nginx: keep-alive req/s %.2fx (cpu/req %.2fx)   handshakes/s %.2fx (cpu/req %.2fx)\n", a/b, e/f, c/d, g/h }'
+printf '\nmedian of %s rounds, %s s each, %s connections (CPU µs/request from /proc)\n' "$ROUNDS" "$DURATION" "$CONNS"
+printf '%-10s %14s %14s %8s %12s %12s %10s %10s %6s\n' scenario "nginx cpu/req" "pc cpu/req" ratio "nginx req/s" "pc req/s" "nginx lat" "pc lat" errors
+for s in $SCENARIOS; do
+  # shellcheck disable=SC2086
+  nc=$(median ${CPU[$s:nginx]}); pcc=$(median ${CPU[$s:pc]})
+  # shellcheck disable=SC2086
+  nr=$(median ${RPS[$s:nginx]}); pr=$(median ${RPS[$s:pc]})
+  nl=$(echo ${LAT[$s:nginx]} | awk '{print $NF}'); pl=$(echo ${LAT[$s:pc]} | awk '{print $NF}')
+  ratio=$(awk -v a="$pcc" -v b="$nc" 'BEGIN { printf "%.2fx", a/b }')
+  printf '%-10s %14s %14s %8s %12s %12s %10s %10s %6s\n' "$s" "$nc" "$pcc" "$ratio" "$nr" "$pr" "$nl" "$pl" \
+    $(( ${ERR[$s:nginx]} + ${ERR[$s:pc]} ))
+done
+echo "(latency: wrk p99 / h2load max, last round)"
+echo "machine busy after: $(machine_busy) of both cores"
+
+read -r NF NS <<<"$(idle_memory $NGX_PORT $NGX_PID 1)"
+read -r PF PS <<<"$(idle_memory $PC_PORT $PC_PID 1)"
+echo "RSS per idle TLS connection ($IDLE_CONNS): nginx fresh $NF B, after a request $NS B; portcullis fresh $PF B, after a request $PS B"

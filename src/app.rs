@@ -154,14 +154,22 @@ pub async fn run(source: ConfigSource, config: GatewayConfig) -> Result<(), Stri
     for listener in gateway.listeners.values() {
         listener.stop();
     }
-    let Gateway { drain, .. } = gateway;
+    let Gateway {
+        drain, telemetry, ..
+    } = gateway;
     if drain.drain(grace).await {
         tracing::info!("drained; exiting");
     } else {
         tracing::warn!("grace period over with requests still in flight; exiting");
     }
+    // The writers batch for a few milliseconds: write the last records.
+    telemetry.access_log.flush(LOG_FLUSH_TIMEOUT);
+    telemetry.events.flush(LOG_FLUSH_TIMEOUT);
     Ok(())
 }
+
+/// How long shutdown waits for the log writers to write what is queued.
+const LOG_FLUSH_TIMEOUT: Duration = Duration::from_secs(2);
 
 struct Gateway {
     listeners: HashMap<String, RunningListener>,

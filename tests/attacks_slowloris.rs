@@ -54,3 +54,27 @@ async fn slow_but_timely_head_is_served() {
     assert_eq!(seen_paths(&up), ["/trickle"]);
     assert_healthy(&gw, &up).await;
 }
+
+/// The head deadline runs from accept, also now that a silent connection's
+/// HTTP state is only built when its first bytes arrive: a first byte sent
+/// late buys no extra time.
+#[tokio::test]
+async fn late_first_bytes_get_no_extra_time() {
+    let (gw, up) = setup(", head_timeout: 1s").await;
+    let start = Instant::now();
+    let mut client = TcpStream::connect(gw.addr("web")).await.unwrap();
+    // Attack pacing (not synchronisation): the first bytes come at 70 % of
+    // the deadline, and the head never completes.
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    client.write_all(b"GET /late HTTP/1.1\r\n").await.unwrap();
+    let reply = read_to_close(&mut client).await;
+    let took = start.elapsed();
+    assert_eq!(statuses(&reply), [408], "{reply}");
+    assert!(took >= Duration::from_secs(1), "closed early: {took:?}");
+    // A deadline restarted at the first byte would close at 1.7 s.
+    assert!(
+        took < Duration::from_millis(1600),
+        "deadline restarted: {took:?}"
+    );
+    assert_eq!(up.count(), 0);
+}

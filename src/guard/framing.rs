@@ -129,6 +129,13 @@ pub struct FramingGuard<IO> {
 
 impl<IO> FramingGuard<IO> {
     pub fn new(io: IO, limits: FramingLimits) -> Self {
+        Self::awaiting_since(io, limits, Instant::now())
+    }
+
+    /// A guard whose first head has been awaited since `since` (the head
+    /// deadline runs from then, e.g. from accept when the guard is only built
+    /// once the client's first bytes arrive).
+    pub fn awaiting_since(io: IO, limits: FramingLimits, since: Instant) -> Self {
         Self {
             io,
             validator: FramingValidator::new(limits),
@@ -141,7 +148,7 @@ impl<IO> FramingGuard<IO> {
             max_headers: limits.max_headers,
             head_timeout: limits.head_timeout,
             // The first head is awaited from connection start.
-            head_deadline: Instant::now().checked_add(limits.head_timeout),
+            head_deadline: since.checked_add(limits.head_timeout),
             timer: None,
             wrote: false,
         }

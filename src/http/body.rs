@@ -111,7 +111,9 @@ impl Body for RequestBody {
 #[derive(Debug)]
 pub struct ResponseBody {
     kind: Kind,
-    record: Option<AccessRecord>,
+    /// Boxed: the record is large, and the response moves several times
+    /// on its way to hyper.
+    record: Option<Box<AccessRecord>>,
     /// In-flight places released when the body is done (dropped).
     held: Vec<InflightPermit>,
 }
@@ -176,7 +178,7 @@ impl ResponseBody {
 
     /// Attach the access record; it is emitted when this body is finished.
     pub fn with_record(mut self, record: AccessRecord) -> Self {
-        self.record = Some(record);
+        self.record = Some(Box::new(record));
         self
     }
 
@@ -232,7 +234,7 @@ impl Body for ResponseBody {
             // Done: free in-flight places now rather than when hyper drops us.
             this.held.clear();
             if let Some(record) = this.record.take() {
-                record.emit();
+                (*record).emit();
             }
         }
         polled
@@ -261,7 +263,7 @@ impl Body for ResponseBody {
 impl Drop for ResponseBody {
     fn drop(&mut self) {
         if let Some(record) = self.record.take() {
-            record.emit();
+            (*record).emit();
         }
     }
 }

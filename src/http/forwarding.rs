@@ -62,11 +62,14 @@ pub fn strip_hop_by_hop(headers: &mut HeaderMap, keep_upgrade: bool) {
     // field here, and all of them are hop-by-hop by definition.
     let mut listed: Vec<HeaderName> = Vec::new();
     for value in headers.get_all(header::CONNECTION) {
-        if let Ok(text) = value.to_str() {
-            for token in text.split(',') {
-                if let Ok(name) = HeaderName::from_bytes(token.trim().as_bytes()) {
-                    listed.push(name);
-                }
+        for token in value.as_bytes().split(|&b| b == b',') {
+            let token = token.trim_ascii();
+            // The common `keep-alive` is removed below anyway: no allocation.
+            if token.eq_ignore_ascii_case(b"keep-alive") {
+                continue;
+            }
+            if let Ok(name) = HeaderName::from_bytes(token) {
+                listed.push(name);
             }
         }
     }
@@ -76,13 +79,36 @@ pub fn strip_hop_by_hop(headers: &mut HeaderMap, keep_upgrade: bool) {
         }
         headers.remove(name);
     }
-    for name in &HOP_BY_HOP {
+    // The fixed set: one pass over the names present, then removals of only
+    // those (a `remove` of an absent name still hashes it).
+    let doomed: Vec<HeaderName> = headers
+        .keys()
+        .filter(|name| {
+            if *name == header::UPGRADE {
+                !keep_upgrade
+            } else {
+                HOP_BY_HOP.contains(name)
+            }
+        })
+        .cloned()
+        .collect();
+    for name in doomed {
         headers.remove(name);
     }
     if keep_upgrade {
         headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
-    } else {
-        headers.remove(header::UPGRADE);
+    }
+}
+
+/// Removes every field of `names` present, hashing only those present.
+fn remove_present(headers: &mut HeaderMap, names: &[HeaderName]) {
+    let present: Vec<HeaderName> = headers
+        .keys()
+        .filter(|name| names.contains(name))
+        .cloned()
+        .collect();
+    for name in present {
+        headers.remove(name);
     }
 }
 
@@ -124,9 +150,7 @@ pub fn set_forwarding_headers(headers: &mut HeaderMap, hop: Hop<'_>, request_id:
             headers.insert(X_FORWARDED_HOST.clone(), host.clone());
         }
     } else {
-        for name in &FORWARDING {
-            headers.remove(name);
-        }
+        remove_present(headers, &FORWARDING);
         // From an untrusted peer the client is the peer: one value, shared.
         let peer = if hop.peer_ip == hop.client_ip.addr() {
             client.clone()
@@ -205,6 +229,21 @@ mod tests {
         strip_hop_by_hop(&mut h, false);
         assert_eq!(h.len(), 1, "{h:?}");
         assert!(h.contains_key("x-keep"));
+    }
+
+    #[test]
+    fn connection_tokens_match_names_case_insensitively() {
+        let mut h = HeaderMap::new();
+        h.append("connection", HeaderValue::from_static("close"));
+        h.append("connection", HeaderValue::from_static(" X-Secret ,Other"));
+        h.insert("x-secret", HeaderValue::from_static("1"));
+        h.insert("other", HeaderValue::from_static("1"));
+        h.insert("close", HeaderValue::from_static("1"));
+        h.insert("x-secret-not", HeaderValue::from_static("1"));
+        h.insert("upgrade", HeaderValue::from_static("h2c"));
+        strip_hop_by_hop(&mut h, false);
+        let left: Vec<_> = h.keys().map(|k| k.as_str()).collect();
+        assert_eq!(left, ["x-secret-not"]);
     }
 
     #[test]

@@ -70,7 +70,9 @@ pub async fn serve<IO>(
         let served = Arc::clone(&served);
         async move {
             let http1 = req.version() <= hyper::Version::HTTP_11;
-            let mut response = pipeline::handle(listener, &conn, req).await;
+            // Boxed once: the pipeline's state machine is large, and hyper
+            // moves the service future it is handed.
+            let mut response = Box::pin(pipeline::handle(listener, &conn, req)).await;
             // The last request a keep-alive connection may carry: tell the
             // client, and hyper closes after this response.
             if http1 && served.fetch_add(1, Ordering::Relaxed) + 1 >= max_requests {

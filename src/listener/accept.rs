@@ -160,7 +160,25 @@ async fn handle_connection(
                 proto: "http",
                 tls: None,
             };
-            served.serve(stream, conn).await;
+            // Until the client's first bytes arrive the task holds only the
+            // socket: the HTTP connection's state (several KiB) is built then,
+            // boxed, so a connection opened and left silent stays small. The
+            // head deadline still runs from here: past it the guard answers
+            // 408 at its first read, as if it had been waiting all along.
+            let since = tokio::time::Instant::now();
+            let mut draining = served.drain.subscribe();
+            // `peek`, not `readable`: tokio reports a new socket readable
+            // before any byte (it cannot know), and peeking consumes nothing.
+            let mut probe = [0u8; 1];
+            let first_bytes =
+                tokio::time::timeout(served.limits.head_timeout, stream.peek(&mut probe));
+            tokio::select! {
+                _ = first_bytes => {}
+                // Draining: a connection that never sent a byte just closes.
+                _ = signalled(&mut draining) => return,
+            }
+            drop(draining);
+            Box::pin(served.serve(stream, conn, since)).await;
         }
         // Boxed: the TLS handshake and TLS stream states are large, and an
         // inline branch would make every plain connection's task as big.
@@ -175,7 +193,7 @@ async fn handle_connection(
                             proto: "https",
                             tls: Some(Arc::new(facts)),
                         };
-                        served.serve(stream, conn).await;
+                        served.serve(stream, conn, tokio::time::Instant::now()).await;
                     }
                     Err(error) => {
                         tracing::info!(listener = %served.listener, peer = %tcp_peer, reason = "tls_handshake", %error, "connection refused");
@@ -210,7 +228,9 @@ struct Served {
 }
 
 impl Served {
-    async fn serve<IO>(self, stream: IO, conn: ConnectionInfo)
+    /// Serves HTTP on `stream`, whose first request head has been awaited
+    /// since `since`.
+    async fn serve<IO>(self, stream: IO, conn: ConnectionInfo, since: tokio::time::Instant)
     where
         IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
@@ -222,7 +242,7 @@ impl Served {
             listener,
             peer,
         } = self;
-        let guard = FramingGuard::new(stream, limits);
+        let guard = FramingGuard::awaiting_since(stream, limits, since);
         let violation = guard.violation_handle();
         server::serve(guard, state, conn, drain).await;
         // Requests refused on their raw bytes never reached the pipeline; log
@@ -236,5 +256,33 @@ impl Served {
             };
             log.refusal(&listener, PeerAddr(peer), status, v.as_str());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use tokio::net::{TcpListener, TcpStream};
+
+    /// The silent-connection wait relies on this: `peek` on an accepted
+    /// socket pends until the client's first byte, and consumes nothing.
+    #[tokio::test]
+    async fn peek_waits_for_the_first_byte() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let mut client = TcpStream::connect(listener.local_addr().unwrap())
+            .await
+            .unwrap();
+        let (mut server, _) = listener.accept().await.unwrap();
+        let mut probe = [0u8; 1];
+        let silent = tokio::time::timeout(Duration::from_millis(200), server.peek(&mut probe));
+        assert!(silent.await.is_err(), "peek returned before any byte");
+        client.write_all(b"G").await.unwrap();
+        let peeked = tokio::time::timeout(Duration::from_secs(5), server.peek(&mut probe));
+        assert_eq!(peeked.await.unwrap().unwrap(), 1);
+        let mut read = [0u8; 1];
+        server.read_exact(&mut read).await.unwrap();
+        assert_eq!(&read, b"G");
     }
 }

@@ -1,14 +1,16 @@
 //! The access log: one JSON line per request, written by a background thread.
 //!
-//! Requests never wait for the log: records go through a bounded queue, and
-//! when it is full they are counted as dropped instead of blocking.
+//! Requests never wait for the log: records are formatted into a reused
+//! per-thread buffer and copied into a bounded batch queue
+//! (`observe::log_queue`); when it is full they are counted as dropped
+//! instead of blocking.
 
+use std::cell::RefCell;
 use std::io::Write;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
-use std::time::{Instant, SystemTime};
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant, SystemTime};
 
 use serde::Serialize;
 
@@ -17,6 +19,7 @@ use crate::listener::client_ip::{ClientIp, PeerAddr};
 use crate::observe::events::SecurityEvents;
 use crate::observe::facts::RequestFacts;
 use crate::observe::format;
+use crate::observe::log_queue::LogQueue;
 use crate::observe::metrics::RouteMetrics;
 use crate::observe::redact::Redaction;
 
@@ -31,11 +34,19 @@ pub struct AccessLog {
 
 #[derive(Debug)]
 struct Inner {
-    tx: Option<SyncSender<Vec<u8>>>,
-    written: AtomicU64,
-    dropped: AtomicU64,
+    /// `None` when logging is off.
+    queue: Option<Arc<LogQueue>>,
     format: AccessLogFormat,
     redaction: Redaction,
+}
+
+impl Drop for Inner {
+    /// The last handle is gone: the writer writes what is queued and stops.
+    fn drop(&mut self) {
+        if let Some(queue) = &self.queue {
+            queue.close();
+        }
+    }
 }
 
 impl AccessLog {
@@ -48,9 +59,7 @@ impl AccessLog {
     pub fn disabled() -> Self {
         Self {
             inner: Arc::new(Inner {
-                tx: None,
-                written: AtomicU64::new(0),
-                dropped: AtomicU64::new(0),
+                queue: None,
                 format: AccessLogFormat::Native,
                 redaction: Redaction::default(),
             }),
@@ -74,22 +83,22 @@ impl AccessLog {
         redaction: Redaction,
         capacity: usize,
     ) -> Self {
-        let (tx, rx) = sync_channel(capacity);
-        let inner = Arc::new(Inner {
-            tx: Some(tx),
-            written: AtomicU64::new(0),
-            dropped: AtomicU64::new(0),
-            format,
-            redaction,
-        });
-        let counter = Arc::clone(&inner);
+        let queue = Arc::new(LogQueue::new(capacity));
+        let writer = Arc::clone(&queue);
         let spawned = std::thread::Builder::new()
             .name("access-log".into())
-            .spawn(move || write_loop(rx, out, &counter));
+            .spawn(move || write_loop(&writer, out));
         if let Err(e) = spawned {
             tracing::error!(error = %e, "could not start the access-log writer; records will be dropped");
+            queue.close();
         }
-        Self { inner }
+        Self {
+            inner: Arc::new(Inner {
+                queue: Some(queue),
+                format,
+                redaction,
+            }),
+        }
     }
 
     /// The redaction rules records are captured with.
@@ -98,15 +107,25 @@ impl AccessLog {
     }
 
     pub fn is_enabled(&self) -> bool {
-        self.inner.tx.is_some()
+        self.inner.queue.is_some()
     }
 
     pub fn dropped(&self) -> u64 {
-        self.inner.dropped.load(Ordering::Relaxed)
+        let queue = self.inner.queue.as_ref();
+        queue.map_or(0, |q| q.dropped.load(Ordering::Relaxed))
     }
 
     pub fn written(&self) -> u64 {
-        self.inner.written.load(Ordering::Relaxed)
+        let queue = self.inner.queue.as_ref();
+        queue.map_or(0, |q| q.written.load(Ordering::Relaxed))
+    }
+
+    /// Writes what is queued now and waits for it, at most `timeout`
+    /// (shutdown: records wait up to `log_queue::MAX_DELAY` otherwise).
+    pub fn flush(&self, timeout: Duration) {
+        if let Some(queue) = &self.inner.queue {
+            queue.flush(timeout);
+        }
     }
 
     /// Records a request refused before it could be parsed (malformed
@@ -125,39 +144,41 @@ impl AccessLog {
         });
         let mut buf = line.to_string().into_bytes();
         buf.push(b'\n');
-        self.submit(buf);
+        self.submit(&buf);
     }
 
-    /// Queues one formatted line (dropped and counted when the queue is full).
-    pub(crate) fn submit(&self, line: Vec<u8>) {
-        let Some(tx) = &self.inner.tx else { return };
-        match tx.try_send(line) {
-            Ok(()) => {}
-            Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => {
-                self.inner.dropped.fetch_add(1, Ordering::Relaxed);
-            }
+    /// Queues one formatted line ending in `\n` (dropped and counted when
+    /// the queue is full).
+    pub(crate) fn submit(&self, line: &[u8]) {
+        if let Some(queue) = &self.inner.queue {
+            queue.push(line);
         }
     }
 }
 
-fn write_loop(rx: Receiver<Vec<u8>>, out: Box<dyn Write + Send>, inner: &Inner) {
-    let mut out = std::io::BufWriter::with_capacity(64 * 1024, out);
-    // Block for the first record, then drain what is queued and flush once:
-    // one write syscall per burst, not per record.
-    while let Ok(line) = rx.recv() {
-        let mut n = 1;
-        let mut ok = out.write_all(&line).is_ok();
-        while let Ok(line) = rx.try_recv() {
-            ok &= out.write_all(&line).is_ok();
-            n += 1;
-        }
-        ok &= out.flush().is_ok();
-        if ok {
-            inner.written.fetch_add(n, Ordering::Relaxed);
-        } else {
-            inner.dropped.fetch_add(n, Ordering::Relaxed);
+/// The writer thread: one `write` per batch, whole records only (sinks split
+/// on newlines and rotate between writes).
+fn write_loop(queue: &LogQueue, mut out: Box<dyn Write + Send>) {
+    let mut batch = Vec::with_capacity(crate::observe::log_queue::BATCH_BYTES);
+    // No write yet: the first record goes out at once.
+    let mut last_write = Instant::now()
+        .checked_sub(crate::observe::log_queue::MAX_DELAY)
+        .unwrap_or_else(Instant::now);
+    while let Some(records) = queue.next_batch(&mut batch, last_write) {
+        let ok = out.write_all(&batch).is_ok() & out.flush().is_ok();
+        last_write = Instant::now();
+        let counter = if ok { &queue.written } else { &queue.dropped };
+        counter.fetch_add(records, Ordering::Relaxed);
+        // A burst can grow the batch far past its usual size; give it back.
+        if batch.capacity() > 4 * crate::observe::log_queue::BATCH_BYTES {
+            batch = Vec::with_capacity(crate::observe::log_queue::BATCH_BYTES);
         }
     }
+}
+
+thread_local! {
+    /// Each worker thread formats its records here: no allocation per record.
+    static SCRATCH: RefCell<Vec<u8>> = RefCell::new(Vec::with_capacity(1024));
 }
 
 /// Everything known about one request, filled in by the pipeline's stages.
@@ -201,17 +222,17 @@ pub struct AccessRecord {
 
 #[derive(Serialize)]
 struct Line<'a> {
-    time: String,
+    time: Shown<humantime::Rfc3339Timestamp>,
     request_id: &'a str,
-    trace_id: String,
-    span_id: String,
+    trace_id: &'a str,
+    span_id: &'a str,
     listener: &'a str,
-    client_ip: Option<String>,
+    client_ip: Option<Shown<ClientIp>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     client_port: Option<u16>,
-    peer: String,
+    peer: Shown<SocketAddr>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    proxied_by: Option<String>,
+    proxied_by: Option<Shown<SocketAddr>>,
     method: &'a str,
     scheme: &'a str,
     host: &'a str,
@@ -231,7 +252,7 @@ struct Line<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     route: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    upstream: Option<String>,
+    upstream: Option<Shown<SocketAddr>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     upstream_ms: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -260,6 +281,16 @@ struct Line<'a> {
     sni: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     client_subject: Option<&'a str>,
+}
+
+/// A value written as a JSON string straight from its `Display`, without an
+/// intermediate `String`.
+struct Shown<T>(T);
+
+impl<T: std::fmt::Display> Serialize for Shown<T> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(&self.0)
+    }
 }
 
 /// Logged request headers as a JSON object.
@@ -302,16 +333,22 @@ impl AccessRecord {
             return;
         }
         let duration_ms = round3(duration.as_secs_f64() * 1000.0);
-        let mut buf = Vec::with_capacity(384);
-        let written = match self.log.inner.format {
-            AccessLogFormat::Native => self.write_native(duration_ms, &mut buf),
-            AccessLogFormat::Ecs => format::ecs::write(&self, duration, &mut buf),
-            AccessLogFormat::Combined => format::combined::write(&self, &mut buf),
-        };
-        if written {
-            buf.push(b'\n');
-            self.log.submit(buf);
-        }
+        SCRATCH.with_borrow_mut(|buf| {
+            buf.clear();
+            let written = match self.log.inner.format {
+                AccessLogFormat::Native => self.write_native(duration_ms, buf),
+                AccessLogFormat::Ecs => format::ecs::write(&self, duration, buf),
+                AccessLogFormat::Combined => format::combined::write(&self, buf),
+            };
+            if written {
+                buf.push(b'\n');
+                self.log.submit(buf);
+            }
+            // One huge record (many logged headers) must not pin its memory.
+            if buf.capacity() > 64 * 1024 {
+                *buf = Vec::with_capacity(1024);
+            }
+        });
     }
 
     /// The client's port: known when the client is the peer (directly or
@@ -323,10 +360,12 @@ impl AccessRecord {
 
     fn write_native(&self, duration_ms: f64, buf: &mut Vec<u8>) -> bool {
         let facts = &self.facts;
+        let (trace_id, span_id) = (facts.trace.trace_id_bytes(), facts.trace.span_id_bytes());
         let line = Line {
-            time: humantime::format_rfc3339_micros(self.time).to_string(),
-            trace_id: facts.trace.trace_id_hex(),
-            span_id: facts.trace.span_id_hex(),
+            time: Shown(humantime::format_rfc3339_micros(self.time)),
+            // Hex digits only: always UTF-8.
+            trace_id: std::str::from_utf8(&trace_id).unwrap_or_default(),
+            span_id: std::str::from_utf8(&span_id).unwrap_or_default(),
             client_port: self.client_port(),
             scheme: facts.scheme,
             query: facts.query.as_deref(),
@@ -336,9 +375,9 @@ impl AccessRecord {
             headers: HeaderList(&facts.headers),
             request_id: self.request_id.to_str().unwrap_or("-"),
             listener: &self.listener,
-            client_ip: self.client_ip.map(|ip| ip.to_string()),
-            peer: self.peer.0.to_string(),
-            proxied_by: self.proxied_by.map(|a| a.to_string()),
+            client_ip: self.client_ip.map(Shown),
+            peer: Shown(self.peer.0),
+            proxied_by: self.proxied_by.map(Shown),
             method: self.method.as_str(),
             host: &self.host,
             path: &self.path,
@@ -347,7 +386,7 @@ impl AccessRecord {
             bytes: self.bytes_sent,
             duration_ms,
             route: self.route.as_deref(),
-            upstream: self.upstream.map(|a| a.to_string()),
+            upstream: self.upstream.map(Shown),
             upstream_ms: self.upstream_ms.map(round3),
             policy: self.policy.as_deref(),
             reason: self.reason,

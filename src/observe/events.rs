@@ -53,6 +53,11 @@ impl SecurityEvents {
         )?))
     }
 
+    /// Writes queued events now and waits for them, at most `timeout`.
+    pub fn flush(&self, timeout: std::time::Duration) {
+        self.queue.flush(timeout);
+    }
+
     /// Events into any writer (tests, files).
     pub fn to_writer(out: Box<dyn std::io::Write + Send>) -> Self {
         Self {
@@ -155,7 +160,7 @@ impl SecurityEvents {
         }
         let mut line = body.to_string().into_bytes();
         line.push(b'\n');
-        self.queue.submit(line);
+        self.queue.submit(&line);
     }
 }
 

@@ -4,6 +4,7 @@ pub mod collect;
 pub mod events;
 pub mod facts;
 pub mod format;
+pub mod log_queue;
 pub mod metrics;
 pub mod redact;
 pub mod sink;

@@ -44,19 +44,39 @@ impl TraceContext {
         format!("{:016x}", self.span_id)
     }
 
-    /// The `traceparent` to send upstream.
+    /// The trace id as 32 lower-case hex digits, on the stack.
+    pub fn trace_id_bytes(&self) -> [u8; 32] {
+        hex(self.trace_id)
+    }
+
+    /// The span id as 16 lower-case hex digits, on the stack.
+    pub fn span_id_bytes(&self) -> [u8; 16] {
+        hex(u128::from(self.span_id))
+    }
+
+    /// The `traceparent` to send upstream (formatted on the stack: this runs
+    /// for every proxied request).
     pub fn header(&self) -> HeaderValue {
-        let text = format!(
-            "00-{:032x}-{:016x}-{:02x}",
-            self.trace_id,
-            self.span_id,
-            u8::from(self.sampled)
-        );
+        let mut text = *b"00-00000000000000000000000000000000-0000000000000000-00";
+        text[3..35].copy_from_slice(&self.trace_id_bytes());
+        text[36..52].copy_from_slice(&self.span_id_bytes());
+        text[53..].copy_from_slice(&hex::<2>(u128::from(u8::from(self.sampled))));
         // Only hex digits and dashes: always a valid header value.
-        HeaderValue::from_str(&text).unwrap_or(HeaderValue::from_static(
+        HeaderValue::from_bytes(&text).unwrap_or(HeaderValue::from_static(
             "00-00000000000000000000000000000000-0000000000000000-00",
         ))
     }
+}
+
+/// The low `4 * N` bits of `value` as `N` lower-case hex digits.
+fn hex<const N: usize>(value: u128) -> [u8; N] {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = [0u8; N];
+    for (i, digit) in out.iter_mut().enumerate() {
+        let shift = 4 * (N - 1 - i);
+        *digit = DIGITS[((value >> shift) & 0xf) as usize];
+    }
+    out
 }
 
 fn nonzero_u64() -> u64 {
@@ -97,6 +117,25 @@ mod tests {
         let sent = sent.to_str().unwrap();
         assert!(sent.starts_with("00-4bf92f3577b34da6a3ce929d0e0e4736-"));
         assert_ne!(&sent[36..52], "00f067aa0ba902b7");
+    }
+
+    #[test]
+    fn stack_hex_matches_formatted_hex() {
+        for (trace_id, span_id, sampled) in [(1u128, 1u64, false), (u128::MAX, u64::MAX, true)] {
+            let t = TraceContext {
+                trace_id,
+                span_id,
+                parent_id: None,
+                sampled,
+            };
+            assert_eq!(t.trace_id_bytes(), t.trace_id_hex().as_bytes());
+            assert_eq!(t.span_id_bytes(), t.span_id_hex().as_bytes());
+            let expected = format!(
+                "00-{trace_id:032x}-{span_id:016x}-{:02x}",
+                u8::from(sampled)
+            );
+            assert_eq!(t.header(), expected.as_str());
+        }
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! ambiguously could desynchronise the pooled connection, so such responses
 //! are errors (502), never relayed.
 
+use bytes::Bytes;
 use http::header::{CONNECTION, CONTENT_LENGTH, TRANSFER_ENCODING};
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Version};
 
@@ -50,13 +51,18 @@ pub fn parse(input: &[u8], method: &Method) -> Result<Option<(ResponseHead, usiz
         _ => return Err("unsupported HTTP version"),
     };
 
+    // One copy of the head shared by every value, instead of one allocation
+    // per value: values are slices of it (it lives as long as the response).
+    let head = Bytes::copy_from_slice(&input[..len]);
+    let base = input.as_ptr() as usize;
     let mut headers = HeaderMap::with_capacity(response.headers.len());
     let mut content_length: Option<u64> = None;
     let mut transfer_encoding = false;
     let mut close = version == Version::HTTP_10;
     for h in response.headers.iter() {
         let name = HeaderName::from_bytes(h.name.as_bytes()).map_err(|_| "invalid header name")?;
-        let value = HeaderValue::from_bytes(h.value).map_err(|_| "invalid header value")?;
+        let shared = shared_slice(&head, base, h.value).ok_or("invalid header value")?;
+        let value = HeaderValue::from_maybe_shared(shared).map_err(|_| "invalid header value")?;
         if name == CONTENT_LENGTH {
             let n = parse_length(h.value).ok_or("invalid Content-Length")?;
             if content_length.is_some_and(|prior| prior != n) {
@@ -113,6 +119,17 @@ pub fn parse(input: &[u8], method: &Method) -> Result<Option<(ResponseHead, usiz
     )))
 }
 
+/// `part` (borrowed from the parsed input starting at address `base`) as a
+/// slice of `head`, the copy of that input; `None` if it is not inside it.
+fn shared_slice(head: &Bytes, base: usize, part: &[u8]) -> Option<Bytes> {
+    if part.is_empty() {
+        return Some(Bytes::new());
+    }
+    let start = (part.as_ptr() as usize).checked_sub(base)?;
+    let end = start.checked_add(part.len())?;
+    (end <= head.len()).then(|| head.slice(start..end))
+}
+
 fn parse_length(value: &[u8]) -> Option<u64> {
     let digits = value.trim_ascii();
     if digits.is_empty() || digits.len() > 18 || !digits.iter().all(u8::is_ascii_digit) {
@@ -162,6 +179,17 @@ mod tests {
         .unwrap()
         .unwrap();
         assert_eq!(h.framing, ResponseFraming::Empty);
+    }
+
+    #[test]
+    fn header_values_are_kept_exactly() {
+        let (h, _) = ok(
+            "HTTP/1.1 200 OK\r\nX-Empty:\r\nServer: nginx\r\nSet-Cookie: a=1\r\nSet-Cookie: b=2\r\n\r\n",
+        );
+        assert_eq!(h.headers["x-empty"], "");
+        assert_eq!(h.headers["server"], "nginx");
+        let cookies: Vec<_> = h.headers.get_all("set-cookie").iter().collect();
+        assert_eq!(cookies, ["a=1", "b=2"]);
     }
 
     #[test]
