@@ -5,8 +5,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use portcullis::app::{self, ConfigSource};
+use portcullis::app;
 use portcullis::config::load;
+use portcullis::provider::Provider;
+use portcullis::provider::embedded::EmbeddedProvider;
+use portcullis::provider::file::FileProvider;
 
 /// The embedded default: the quickstart config, so `portcullis run` works
 /// with nothing else on the machine.
@@ -108,17 +111,11 @@ fn audit_verify(path: &std::path::Path) -> ExitCode {
 
 fn run(config: Option<PathBuf>, log_format: &str, workers: Option<usize>) -> ExitCode {
     init_logging(log_format);
-    let (source, loaded) = match config {
-        Some(path) => {
-            let loaded = load::load_file(&path);
-            (ConfigSource::File(path), loaded)
-        }
-        None => (
-            ConfigSource::Embedded,
-            load::load_str(QUICKSTART, "<embedded quickstart>"),
-        ),
+    let mut provider: Box<dyn Provider> = match config {
+        Some(path) => Box::new(FileProvider::new(path)),
+        None => Box::new(EmbeddedProvider::new(QUICKSTART, "<embedded quickstart>")),
     };
-    let config = match loaded {
+    let initial = match provider.load() {
         Ok(c) => c,
         Err(errors) => {
             eprintln!("{errors}");
@@ -143,7 +140,7 @@ fn run(config: Option<PathBuf>, log_format: &str, workers: Option<usize>) -> Exi
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(app::run(source, config)) {
+    match runtime.block_on(app::run(provider, initial)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!("{e}");

@@ -8,9 +8,20 @@ use crate::config::error::{ConfigError, ConfigErrors};
 use crate::config::spec::GatewayConfig;
 use crate::config::validate;
 use crate::config::yaml::{self, Pos, Positions, join_key};
+use crate::provider::{Loaded, Origins};
 
 /// Reads, parses and validates `path`. Errors name the file as given.
 pub fn load_file(path: &Path) -> Result<GatewayConfig, ConfigErrors> {
+    load_file_document(path).map(|loaded| loaded.config)
+}
+
+/// Parses and validates `text`; `file` labels the errors.
+pub fn load_str(text: &str, file: &str) -> Result<GatewayConfig, ConfigErrors> {
+    load_document(text, file).map(|loaded| loaded.config)
+}
+
+/// [`load_file`], keeping the position index for later errors.
+pub fn load_file_document(path: &Path) -> Result<Loaded, ConfigErrors> {
     let file = path.display().to_string();
     let text = std::fs::read_to_string(path).map_err(|e| {
         ConfigErrors(vec![ConfigError {
@@ -21,11 +32,11 @@ pub fn load_file(path: &Path) -> Result<GatewayConfig, ConfigErrors> {
             message: format!("cannot read configuration: {e}"),
         }])
     })?;
-    load_str(&text, &file)
+    load_document(&text, &file)
 }
 
-/// Parses and validates `text`; `file` labels the errors.
-pub fn load_str(text: &str, file: &str) -> Result<GatewayConfig, ConfigErrors> {
+/// [`load_str`], keeping the position index for later errors.
+pub fn load_document(text: &str, file: &str) -> Result<Loaded, ConfigErrors> {
     let error = |pos: Option<Pos>, field: String, message: String| ConfigError {
         file: file.to_owned(),
         line: pos.map(|p| p.line),
@@ -61,7 +72,13 @@ pub fn load_str(text: &str, file: &str) -> Result<GatewayConfig, ConfigErrors> {
         })
         .collect();
     if errors.is_empty() {
-        return Ok(cfg);
+        return Ok(Loaded {
+            config: cfg,
+            origins: Origins::File {
+                file: file.to_owned(),
+                positions: doc.positions,
+            },
+        });
     }
     // Validation walks the model; report in the order the user wrote things.
     // The sort is stable and errors without a position go last.
