@@ -336,13 +336,13 @@ fn check_backend(out: &mut Issues, base: &str, b: &BackendSpec) {
             out.push(format!("{ep}.weight"), "must be between 1 and 10000");
         }
     }
-    if let LoadBalancingSpec::ConsistentHash(HashKeySpec::Header(name)) = &b.load_balancing {
-        if http::HeaderName::from_bytes(name.as_bytes()).is_err() {
-            out.push(
-                format!("{base}.load_balancing.consistent_hash.header"),
-                format!("invalid header name {name:?}"),
-            );
-        }
+    if let LoadBalancingSpec::ConsistentHash(HashKeySpec::Header(name)) = &b.load_balancing
+        && http::HeaderName::from_bytes(name.as_bytes()).is_err()
+    {
+        out.push(
+            format!("{base}.load_balancing.consistent_hash.header"),
+            format!("invalid header name {name:?}"),
+        );
     }
     let t = &b.timeouts;
     positive_duration(out, format!("{base}.timeouts.connect"), t.connect);

@@ -5,6 +5,7 @@
 
 pub mod embedded;
 pub mod file;
+pub mod kube;
 pub mod origin;
 
 use tokio::sync::mpsc;

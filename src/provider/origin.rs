@@ -72,7 +72,7 @@ impl Origins {
     }
 
     /// The object that produced `field` or its closest ancestor.
-    fn object_for<'a>(
+    pub fn object_for<'a>(
         by_path: &'a BTreeMap<String, ObjectRef>,
         field: &str,
     ) -> Option<&'a ObjectRef> {

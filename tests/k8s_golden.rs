@@ -1,0 +1,109 @@
+//! Offline translation goldens: Kubernetes objects in
+//! (`tests/golden/k8s/NAME.yaml`), the report and the Portcullis model out
+//! (`NAME.golden`). `PORTCULLIS_UPDATE_GOLDEN=1` rewrites the goldens; review
+//! the diff. Also: the migrate command's output is a config that loads.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use portcullis::provider::kube::index::Index;
+use portcullis::provider::kube::migrate;
+use portcullis::provider::kube::translate::{self, Settings};
+
+fn inputs() -> Vec<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/k8s");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+        .collect();
+    files.sort();
+    assert!(!files.is_empty(), "no inputs in {}", dir.display());
+    files
+}
+
+#[test]
+fn translations_match_their_goldens() {
+    let update = std::env::var_os("PORTCULLIS_UPDATE_GOLDEN").is_some();
+    let mut failures = Vec::new();
+    for input in inputs() {
+        let mut index = Index::default();
+        let ignored = index
+            .load_yaml(&std::fs::read_to_string(&input).unwrap())
+            .unwrap_or_else(|e| panic!("{}: {e}", input.display()));
+        assert!(ignored.is_empty(), "{ignored:?}");
+        let translation = translate::translate(&index, &Settings::default())
+            .unwrap_or_else(|e| panic!("{}: {e}", input.display()));
+        // Whatever the objects, the value is a valid config.
+        let issues = portcullis::config::validate::validate(&translation.loaded.config);
+        assert!(issues.is_empty(), "{}: {issues:?}", input.display());
+        let text = migrate::render(&translation).unwrap();
+        let golden = input.with_extension("golden");
+        if update {
+            std::fs::write(&golden, &text).unwrap();
+            continue;
+        }
+        match std::fs::read_to_string(&golden) {
+            Ok(expected) if expected == text => {}
+            Ok(expected) => failures.push(format!(
+                "{}: differs from {}\n--- expected\n{expected}\n--- got\n{text}",
+                input.display(),
+                golden.display()
+            )),
+            Err(_) => failures.push(format!(
+                "{}: missing; run with PORTCULLIS_UPDATE_GOLDEN=1",
+                golden.display()
+            )),
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn migrate_prints_the_report_and_a_config_that_loads() {
+    let input = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/k8s/annotations.yaml");
+    let out = Command::new(env!("CARGO_BIN_EXE_portcullis"))
+        .args(["migrate", "ingress-nginx"])
+        .arg(&input)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains(
+            "prod/Ingress/snippet nginx.ingress.kubernetes.io/configuration-snippet: refused"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "prod/Ingress/api nginx.ingress.kubernetes.io/whitelist-source-range: converted"
+        ),
+        "{text}"
+    );
+    // Backends reach the Service by its cluster DNS name.
+    assert!(text.contains("api.prod.svc:80"), "{text}");
+    let config = portcullis::config::load::load_str(&text, "migrated.yaml")
+        .unwrap_or_else(|e| panic!("{e}\n{text}"));
+    assert!(config.routes.iter().any(|r| r.name == "prod.api.r0.p0"));
+    assert!(
+        config
+            .policies
+            .iter()
+            .any(|p| p.name == "prod.api.rate-limit" && p.rate_limit.is_some())
+    );
+}
+
+#[test]
+fn migrate_refuses_a_missing_file() {
+    let out = Command::new(env!("CARGO_BIN_EXE_portcullis"))
+        .args(["migrate", "ingress-nginx", "/nonexistent/ingresses.yaml"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/ingresses.yaml"));
+}
