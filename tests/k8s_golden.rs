@@ -107,3 +107,46 @@ fn migrate_refuses_a_missing_file() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/ingresses.yaml"));
 }
+
+#[test]
+fn portcullis_policies_annotation_attaches_base_policies() {
+    let mut index = Index::default();
+    index
+        .load_yaml(
+            "apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata:\n  name: web\n  namespace: a\n  annotations: {portcullis.dev/policies: \"office, audit\"}\nspec:\n  ingressClassName: portcullis\n  rules:\n    - host: web.example.com\n      http: {paths: [{path: /, pathType: Prefix, backend: {service: {name: web, port: {number: 80}}}}]}\n",
+        )
+        .unwrap();
+    let base = portcullis::config::load::load_str(
+        "policies:\n  - name: office\n    ip_filter: {allow: [10.0.0.0/8]}\n  - name: audit\n    ip_filter: {deny: [192.0.2.0/24]}\n",
+        "base.yaml",
+    )
+    .unwrap();
+    let settings = Settings {
+        base,
+        ..Settings::default()
+    };
+    let t = translate::translate(&index, &settings).unwrap();
+    let route = t
+        .loaded
+        .config
+        .routes
+        .iter()
+        .find(|r| r.name == "a.web.r0.p0")
+        .unwrap();
+    assert_eq!(route.policies, ["office", "audit"]);
+    // Without the policies in the base, the Ingress is skipped and fails closed.
+    let t = translate::translate(&index, &Settings::default()).unwrap();
+    assert!(
+        t.report.skipped().any(|o| o.name == "web"),
+        "{:?}",
+        t.report
+    );
+    let names: Vec<&str> = t
+        .loaded
+        .config
+        .routes
+        .iter()
+        .map(|r| r.name.as_str())
+        .collect();
+    assert_eq!(names, ["a.web.fail-closed.0"]);
+}

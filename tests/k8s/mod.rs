@@ -206,6 +206,10 @@ impl Process {
         }
     }
 
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Waits for a line containing `needle`; returns it.
     pub fn wait_line(&mut self, needle: &str, within: Duration) -> String {
         let deadline = Instant::now() + within;

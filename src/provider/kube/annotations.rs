@@ -22,6 +22,9 @@ use crate::provider::ObjectRef;
 use crate::provider::kube::report::{Outcome, Report};
 
 pub const NGINX: &str = "nginx.ingress.kubernetes.io/";
+/// Names policies of the base configuration to attach to every route of
+/// the Ingress, after the translated ones: `portcullis.dev/policies: a,b`.
+pub const POLICIES: &str = "portcullis.dev/policies";
 
 /// What an Ingress's annotations ask for, in Portcullis terms.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -38,6 +41,8 @@ pub struct IngressSettings {
     pub permanent_redirect: Option<(String, u16)>,
     /// `/` redirects (302) here.
     pub app_root: Option<String>,
+    /// Base-config policies named by `portcullis.dev/policies`.
+    pub attached: Vec<String>,
 }
 
 /// Why an Ingress is not served.
@@ -374,6 +379,31 @@ pub fn translate(
             Outcome::Skipped,
             format!("invalid value: {why}; the Ingress is not served"),
         );
+    }
+    if let Some(v) = annotations.get(POLICIES) {
+        let names: Vec<String> = v
+            .split(',')
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+            .map(str::to_owned)
+            .collect();
+        let valid = |n: &String| {
+            n.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+        };
+        if names.is_empty() || !names.iter().all(valid) {
+            report.push(object, POLICIES, Outcome::Skipped, format!("invalid value {v:?}: a comma-separated list of policy names; the Ingress is not served"));
+            skip = true;
+        } else {
+            // An unknown name fails validation, which skips the Ingress.
+            report.push(
+                object,
+                POLICIES,
+                Outcome::Converted,
+                format!("attached {}", names.join(", ")),
+            );
+            settings.attached = names;
+        }
     }
     if skip { Err(Skip) } else { Ok(settings) }
 }

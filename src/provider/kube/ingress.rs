@@ -67,6 +67,8 @@ pub fn translate(
         }
     }
 
+    policies.extend(settings.attached.iter().cloned());
+
     for (t, tls) in spec.tls.iter().flatten().enumerate() {
         let Some(secret) = &tls.secret_name else {
             continue;
