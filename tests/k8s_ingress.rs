@@ -315,6 +315,31 @@ async fn ingress_controller_against_a_real_api_server() {
     until(http, "regex2.test", 503, "backend unavailable").await;
     until(http, "snippet.test", 503, "backend unavailable").await;
     until(http, "web.test", 200, "two").await;
+    // The refused snippet is explained in an Event on its Ingress.
+    let events: Api<k8s_openapi::api::events::v1::Event> = Api::namespaced(admin.clone(), "shop");
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let list = events.list(&Default::default()).await.unwrap();
+        let found = list.items.iter().any(|e| {
+            e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some("snippet")
+                && e.reason.as_deref() == Some("Refused")
+                && e.note
+                    .as_deref()
+                    .is_some_and(|n| n.contains("server-snippet"))
+        });
+        if found {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no Event for the snippet Ingress: {:?}",
+            list.items
+                .iter()
+                .map(|e| (&e.reason, &e.note))
+                .collect::<Vec<_>>()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     // A missing Service fails closed for its paths only.
     let mut orphan = ingress("orphan", "orphan.test", json!({}));
     if let Some(paths) = orphan

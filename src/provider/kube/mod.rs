@@ -9,6 +9,7 @@
 
 pub mod annotations;
 pub mod builder;
+pub mod events;
 pub mod index;
 pub mod ingress;
 pub mod migrate;
@@ -42,6 +43,7 @@ pub struct KubeProvider {
     index: Arc<Mutex<Index>>,
     changes: Option<mpsc::Receiver<()>>,
     accepted: tokio_watch::Sender<Vec<ObjectRef>>,
+    findings: tokio_watch::Sender<Vec<Finding>>,
     /// Findings already logged, so a resync does not repeat them.
     logged: BTreeSet<String>,
 }
@@ -101,13 +103,16 @@ impl KubeProvider {
         }
         let (accepted, accepted_rx) = tokio_watch::channel(Vec::new());
         if let Some(address) = publish_address {
-            status::start(client, address, Arc::clone(&index), accepted_rx);
+            status::start(client.clone(), address, Arc::clone(&index), accepted_rx);
         }
+        let (findings, findings_rx) = tokio_watch::channel(Vec::new());
+        events::start(client, Arc::clone(&index), findings_rx);
         Ok(Self {
             settings,
             index,
             changes: Some(changes),
             accepted,
+            findings,
             logged: BTreeSet::new(),
         })
     }
@@ -139,6 +144,7 @@ impl Provider for KubeProvider {
         }?;
         self.log_new(&translated.report.findings);
         let _ = self.accepted.send(translated.accepted);
+        let _ = self.findings.send(translated.report.findings);
         Ok(translated.loaded)
     }
 
