@@ -150,3 +150,41 @@ fn portcullis_policies_annotation_attaches_base_policies() {
         .collect();
     assert_eq!(names, ["a.web.fail-closed.0"]);
 }
+
+#[test]
+fn the_kubernetes_example_translates_with_its_base() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
+    let mut index = Index::default();
+    index
+        .load_yaml(&std::fs::read_to_string(dir.join("kubernetes/ingress.yaml")).unwrap())
+        .unwrap();
+    let base = portcullis::config::load::load_file(&dir.join("kubernetes-base.yaml")).unwrap();
+    let settings = Settings {
+        base,
+        service_dns: true,
+        ..Settings::default()
+    };
+    let t = translate::translate(&index, &settings).unwrap();
+    assert!(
+        t.report
+            .skipped()
+            .all(|o| o.name != "shop" || o.kind != "Ingress")
+            || t.report.findings.iter().any(|f| f.subject.contains("tls"))
+    );
+    let route = t
+        .loaded
+        .config
+        .routes
+        .iter()
+        .find(|r| r.name == "shop.shop.r0.p0")
+        .unwrap();
+    assert_eq!(
+        route.policies,
+        [
+            "shop.shop.ip-filter",
+            "shop.shop.rate-limit",
+            "per-client-limit"
+        ]
+    );
+    assert_eq!(route.backend.as_deref(), Some("shop.shop.web.80"));
+}
