@@ -190,3 +190,74 @@ fn the_kubernetes_example_translates_with_its_base() {
     );
     assert_eq!(route.backend.as_deref(), Some("shop.shop.web.80"));
 }
+
+fn tls_secret(index: &mut Index, name: &str, cert: &str, key: &str) {
+    use k8s_openapi::ByteString;
+    let mut secret = k8s_openapi::api::core::v1::Secret::default();
+    secret.metadata.name = Some(name.into());
+    secret.metadata.namespace = Some("a".into());
+    secret.type_ = Some("kubernetes.io/tls".into());
+    secret.data = Some(
+        [
+            ("tls.crt".to_owned(), ByteString(cert.as_bytes().to_vec())),
+            ("tls.key".to_owned(), ByteString(key.as_bytes().to_vec())),
+        ]
+        .into(),
+    );
+    index.secrets.insert(("a".into(), name.into()), secret);
+}
+
+#[test]
+fn tls_secrets_serve_as_inline_pem_and_a_mismatched_key_is_skipped() {
+    let good = rcgen::generate_simple_self_signed(vec!["good.example.com".into()]).unwrap();
+    let other = rcgen::generate_simple_self_signed(vec!["other.example.com".into()]).unwrap();
+    let ingress = |name: &str, host: &str, secret: &str| {
+        format!(
+            "apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata: {{name: {name}, namespace: a}}\nspec:\n  ingressClassName: portcullis\n  tls: [{{hosts: [{host}], secretName: {secret}}}]\n  rules:\n    - host: {host}\n      http: {{paths: [{{path: /, pathType: Prefix, backend: {{service: {{name: web, port: {{number: 80}}}}}}}}]}}\n"
+        )
+    };
+    let mut index = Index::default();
+    tls_secret(
+        &mut index,
+        "good",
+        &good.cert.pem(),
+        &good.signing_key.serialize_pem(),
+    );
+    tls_secret(
+        &mut index,
+        "mismatch",
+        &good.cert.pem(),
+        &other.signing_key.serialize_pem(),
+    );
+    let yaml = [
+        ingress("one", "good.example.com", "good"),
+        ingress("two", "bad.example.com", "mismatch"),
+    ]
+    .join("---\n");
+    index.load_yaml(&yaml).unwrap();
+    let t = translate::translate(&index, &Settings::default()).unwrap();
+    let mismatch = t
+        .report
+        .findings
+        .iter()
+        .find(|f| f.object.name == "two" && f.subject == "spec.tls[0].secretName")
+        .unwrap_or_else(|| panic!("the mismatched Secret is not reported: {:?}", t.report));
+    assert!(mismatch.detail.contains("does not match"), "{mismatch}");
+    let https = t
+        .loaded
+        .config
+        .listeners
+        .iter()
+        .find(|l| l.name == "https")
+        .expect("https listener");
+    let certs = &https.tls.as_ref().unwrap().certificates;
+    assert_eq!(certs.len(), 1);
+    assert!(certs[0].cert.starts_with("-----BEGIN CERTIFICATE-----"));
+    // The whole value compiles: the inline PEM loads.
+    portcullis::config::compile::compile(
+        t.loaded.config,
+        None,
+        &portcullis::observe::access_log::AccessLog::disabled(),
+    )
+    .unwrap_or_else(|e| panic!("{e:?}"));
+}

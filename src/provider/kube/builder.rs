@@ -86,6 +86,7 @@ impl Builder {
         }
         let mut route = json!({
             "name": format!("{}.{}.fail-closed.{index}", object.namespace, object.name),
+            "listeners": ["http"],
             "match": {"path": {"prefix": "/"}},
             "direct_response": {"status": 503, "body": "backend unavailable\n"},
         });
@@ -181,6 +182,12 @@ impl Builder {
             }))
             .map_err(|e| e.to_string())?;
             base.listeners.push(https);
+        }
+        if self.certificates.is_empty() {
+            // No HTTPS listener: routes name only the plain one.
+            for route in &mut self.routes {
+                route.listeners.retain(|l| l != "https");
+            }
         }
         base.routes.extend(self.routes);
         base.backends.extend(self.backends);

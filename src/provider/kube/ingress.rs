@@ -69,21 +69,46 @@ pub fn translate(
 
     policies.extend(settings.attached.iter().cloned());
 
+    // Hosts served over HTTPS: declared in `spec.tls` with a valid Secret
+    // whose certificate covers them. The rest is served on `http` only, so
+    // the HTTPS listener never offers a host without its certificate.
+    let mut tls_hosts = std::collections::BTreeSet::new();
     for (t, tls) in spec.tls.iter().flatten().enumerate() {
         let Some(secret) = &tls.secret_name else {
             continue;
         };
         let subject = format!("spec.tls[{t}].secretName");
         match certificate(index, namespace, secret) {
-            Ok(pem) => out.add_certificate(object, (namespace.to_owned(), secret.clone()), pem),
+            Ok((pem, names)) => {
+                for host in tls.hosts.iter().flatten() {
+                    if names
+                        .iter()
+                        .any(|n| crate::tls::certs::name_covers(n, host))
+                    {
+                        tls_hosts.insert(host.to_ascii_lowercase());
+                    } else {
+                        report.push(object, format!("spec.tls[{t}].hosts"), Outcome::Skipped, format!(
+                            "the certificate in Secret {namespace}/{secret} does not cover {host:?}; it is served over plain HTTP only"
+                        ));
+                    }
+                }
+                out.add_certificate(object, (namespace.to_owned(), secret.clone()), pem);
+            }
             Err(why) => report.push(
                 object,
                 subject,
                 Outcome::Skipped,
-                format!("{why}; the hosts are served with the default certificate"),
+                format!("{why}; its hosts are served over plain HTTP only"),
             ),
         }
     }
+    let listeners = |host: &str| {
+        if tls_hosts.contains(&host.to_ascii_lowercase()) {
+            json!(["http", "https"])
+        } else {
+            json!(["http"])
+        }
+    };
 
     let mut hosts_seen = Vec::new();
     for (r, rule) in spec.rules.iter().flatten().enumerate() {
@@ -95,6 +120,7 @@ pub fn translate(
                 "name": format!("{namespace}.{}.r{r}.app-root", object.name),
                 "match": matches(&host, PathMatchSpec { exact: Some("/".into()), ..Default::default() }),
                 "policies": policies,
+                "listeners": listeners(&host),
                 "direct_response": {"status": 302, "headers": {"location": root}},
             });
             out.add_route(object, key, route, report);
@@ -155,8 +181,7 @@ pub fn translate(
                 report,
                 &subject,
             );
-            let mut route =
-                json!({"name": name, "match": matches(&host, path_match), "policies": policies});
+            let mut route = json!({"name": name, "match": matches(&host, path_match), "policies": policies, "listeners": listeners(&host)});
             merge(&mut route, action);
             out.add_route(object, key, route, report);
         }
@@ -176,6 +201,7 @@ pub fn translate(
             "name": format!("{namespace}.{}.default", object.name),
             "match": {"path": {"prefix": "/"}},
             "policies": policies,
+            "listeners": ["http"],
         });
         merge(&mut route, action);
         out.add_route(object, key, route, report);
@@ -362,7 +388,11 @@ fn service_backend(
 
 /// PEM text of a `kubernetes.io/tls` Secret, checked: both parts present,
 /// parsable, matching and not expired.
-fn certificate(index: &Index, namespace: &str, name: &str) -> Result<(String, String), String> {
+fn certificate(
+    index: &Index,
+    namespace: &str,
+    name: &str,
+) -> Result<((String, String), Vec<String>), String> {
     let secret = index
         .secrets
         .get(&(namespace.to_owned(), name.to_owned()))
@@ -382,6 +412,7 @@ fn certificate(index: &Index, namespace: &str, name: &str) -> Result<(String, St
         ));
     }
     let spec = crate::tls::spec::CertificateSpec { cert, key };
-    crate::tls::certs::load(&spec).map_err(|e| format!("Secret {namespace}/{name}: {e}"))?;
-    Ok((spec.cert, spec.key))
+    let loaded =
+        crate::tls::certs::load(&spec).map_err(|e| format!("Secret {namespace}/{name}: {e}"))?;
+    Ok(((spec.cert, spec.key), loaded.names))
 }

@@ -240,7 +240,25 @@ fn build(
                 );
                 accepted.push(object);
             }
-            _ => skipped.push((object, ingress)),
+            Ok(ingress_settings) => {
+                // Excluded by validation: translated once more into a
+                // scratch model only to keep its findings in the report.
+                let context = ingress::Context {
+                    index,
+                    service_dns: settings.service_dns,
+                };
+                let mut scratch = Builder::default();
+                ingress::translate(
+                    &object,
+                    ingress,
+                    &ingress_settings,
+                    &context,
+                    &mut scratch,
+                    &mut report,
+                );
+                skipped.push((object, ingress));
+            }
+            Err(_) => skipped.push((object, ingress)),
         }
     }
     // After every served object, so a skipped one never takes a host+path
