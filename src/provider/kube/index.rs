@@ -2,7 +2,7 @@
 //! update it, translation reads it. Pure data, so translation is testable
 //! offline from YAML.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use ::kube::ResourceExt;
 use k8s_openapi::api::core::v1::{Secret, Service};
@@ -29,24 +29,23 @@ pub fn key_of<K: ResourceExt>(object: &K) -> Key {
 pub const SERVICE_NAME_LABEL: &str = "kubernetes.io/service-name";
 
 impl Index {
-    /// The EndpointSlices of Service `namespace/name`.
-    pub fn slices_of<'a>(
-        &'a self,
-        namespace: &'a str,
-        service: &'a str,
-    ) -> impl Iterator<Item = &'a EndpointSlice> + 'a {
-        self.slices
-            .range((namespace.to_owned(), String::new())..)
-            .take_while(move |((ns, _), _)| ns == namespace)
-            .map(|(_, slice)| slice)
-            .filter(move |slice| {
-                slice
-                    .metadata
-                    .labels
-                    .as_ref()
-                    .and_then(|l| l.get(SERVICE_NAME_LABEL))
-                    .is_some_and(|s| s == service)
-            })
+    /// EndpointSlices grouped by the Service they belong to, built once per
+    /// translation (a lookup per backend, not a scan).
+    pub fn slices_by_service(&self) -> HashMap<(&str, &str), Vec<&EndpointSlice>> {
+        let mut out: HashMap<(&str, &str), Vec<&EndpointSlice>> = HashMap::new();
+        for ((namespace, _), slice) in &self.slices {
+            let service = slice
+                .metadata
+                .labels
+                .as_ref()
+                .and_then(|l| l.get(SERVICE_NAME_LABEL));
+            if let Some(service) = service {
+                out.entry((namespace.as_str(), service.as_str()))
+                    .or_default()
+                    .push(slice);
+            }
+        }
+        out
     }
 
     /// Loads objects from YAML text as `kubectl get -o yaml` prints it: a

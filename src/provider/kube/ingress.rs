@@ -22,6 +22,11 @@ use crate::provider::kube::report::{Outcome, Report};
 /// What translation reads besides the Ingress itself.
 pub struct Context<'a> {
     pub index: &'a Index,
+    /// `Index::slices_by_service`, computed once.
+    pub slices: &'a std::collections::HashMap<
+        (&'a str, &'a str),
+        Vec<&'a k8s_openapi::api::discovery::v1::EndpointSlice>,
+    >,
     /// Reach Services by cluster DNS name rather than EndpointSlices.
     pub service_dns: bool,
 }
@@ -308,7 +313,6 @@ fn service_backend(
         annotations::apply_to_backend(settings, &mut spec);
         return Ok(spec);
     }
-    let index = context.index;
     let service: &Service =
         service.ok_or_else(|| format!("Service {namespace}/{} not found", backend.name))?;
     let spec = service.spec.as_ref().ok_or("Service has no spec")?;
@@ -339,7 +343,8 @@ fn service_backend(
             })
             .ok_or_else(|| format!("Service {namespace}/{} has no port {label}", backend.name))?;
         let port_name = port.name.clone().unwrap_or_default();
-        for slice in index.slices_of(namespace, &backend.name) {
+        let slices = context.slices.get(&(namespace, backend.name.as_str()));
+        for slice in slices.into_iter().flatten() {
             let Some(slice_port) = slice
                 .ports
                 .iter()

@@ -217,6 +217,7 @@ fn build(
             .cmp(&at(b))
             .then_with(|| ingress_ref(a).cmp(&ingress_ref(b)))
     });
+    let slices = index.slices_by_service();
     let mut accepted = Vec::new();
     let mut skipped = Vec::new();
     for ingress in ingresses {
@@ -227,6 +228,7 @@ fn build(
         match translated {
             Ok(ingress_settings) if !excluded.contains_key(&object) => {
                 let context = ingress::Context {
+                    slices: &slices,
                     index,
                     service_dns: settings.service_dns,
                 };
@@ -244,6 +246,7 @@ fn build(
                 // Excluded by validation: translated once more into a
                 // scratch model only to keep its findings in the report.
                 let context = ingress::Context {
+                    slices: &slices,
                     index,
                     service_dns: settings.service_dns,
                 };
