@@ -2,7 +2,6 @@
 //! reloads as a diff, and drains on shutdown.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -15,8 +14,6 @@ use crate::admin::api::{AdminState, ReloadOutcome};
 use crate::admin::auth;
 use crate::admin::server::{self as admin, Readiness};
 use crate::config::compile::{self, Snapshot};
-use crate::config::load;
-use crate::config::spec::GatewayConfig;
 use crate::listener::accept::{self, RunningListener};
 use crate::listener::bind::bind;
 use crate::listener::drain::DrainControl;
@@ -27,19 +24,13 @@ use crate::observe::metrics::Metrics;
 use crate::observe::redact::Redaction;
 use crate::observe::sink;
 use crate::observe::telemetry::Telemetry;
-use crate::provider::file;
+use crate::provider::{Loaded, Origins, Provider};
 
-/// Where the configuration came from.
-#[derive(Debug, Clone)]
-pub enum ConfigSource {
-    /// A file, watched and reloaded on change and on SIGHUP.
-    File(PathBuf),
-    /// The embedded quickstart configuration (no reloads).
-    Embedded,
-}
-
-/// Runs the gateway until SIGTERM/SIGINT, then drains and returns.
-pub async fn run(source: ConfigSource, config: GatewayConfig) -> Result<(), String> {
+/// Runs the gateway on `initial` (the provider's first value) until
+/// SIGTERM/SIGINT, then drains and returns. Later values come from
+/// `provider` when it signals a change, on SIGHUP and on an admin reload.
+pub async fn run(mut provider: Box<dyn Provider>, initial: Loaded) -> Result<(), String> {
+    let Loaded { config, origins } = initial;
     // Every module registers its metrics into this registry; the admin
     // listener encodes it on `/metrics`.
     let mut registry = Registry::default();
@@ -58,7 +49,10 @@ pub async fn run(source: ConfigSource, config: GatewayConfig) -> Result<(), Stri
         metrics: Metrics::register(&mut registry),
         deny_list: Arc::default(),
     };
-    let snapshot = Arc::new(compile::compile_with(config, None, &telemetry).map_err(join_errors)?);
+    let snapshot = Arc::new(
+        compile::compile_with(config, None, &telemetry)
+            .map_err(|errors| join_errors(&origins, &errors))?,
+    );
     telemetry.metrics.config_hash(&snapshot.hash);
     let current = Arc::new(ArcSwap::new(Arc::clone(&snapshot)));
     registry.register_collector(Box::new(StateCollector {
@@ -102,6 +96,7 @@ pub async fn run(source: ConfigSource, config: GatewayConfig) -> Result<(), Stri
         current,
         telemetry,
         drain,
+        origins,
     };
     let snapshot = Arc::clone(&gateway.snapshot);
     gateway.apply_listeners(&snapshot)?;
@@ -111,15 +106,14 @@ pub async fn run(source: ConfigSource, config: GatewayConfig) -> Result<(), Stri
     let mut sighup = signal(SignalKind::hangup()).map_err(|e| e.to_string())?;
     let mut sigterm = signal(SignalKind::terminate()).map_err(|e| e.to_string())?;
     let mut sigint = signal(SignalKind::interrupt()).map_err(|e| e.to_string())?;
-    let (_watcher, mut changes) = match &source {
-        ConfigSource::File(path) => match file::watch(path) {
-            Ok((w, rx)) => (Some(w), rx),
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot watch the config file; reload with SIGHUP");
-                (None, tokio::sync::mpsc::channel(1).1)
-            }
-        },
-        ConfigSource::Embedded => (None, tokio::sync::mpsc::channel(1).1),
+    // A provider without changes gets a channel that never yields.
+    let mut changes = provider
+        .changes()
+        .unwrap_or_else(|| tokio::sync::mpsc::channel(1).1);
+    let changed_trigger = match provider.name() {
+        "file" => "file_changed",
+        "kubernetes" => "kubernetes",
+        _ => "provider_changed",
     };
     readiness.set(true);
     tracing::info!(config_hash = %gateway.snapshot.hash, "gateway started");
@@ -130,17 +124,17 @@ pub async fn run(source: ConfigSource, config: GatewayConfig) -> Result<(), Stri
     loop {
         tokio::select! {
             _ = sighup.recv() => {
-                gateway.reload(&source, "sighup");
+                gateway.reload(provider.as_mut(), "sighup");
             }
             Some(reply) = admin_reloads.recv() => {
-                let _ = reply.send(gateway.reload(&source, "admin"));
+                let _ = reply.send(gateway.reload(provider.as_mut(), "admin"));
             }
             _ = prune.tick() => gateway.telemetry.deny_list.prune_expired(),
             Some(()) = changes.recv() => {
-                // Editors write in several steps; let the burst settle.
+                // Editors (and watch events) come in bursts; let one settle.
                 tokio::time::sleep(Duration::from_millis(50)).await;
                 while changes.try_recv().is_ok() {}
-                gateway.reload(&source, "file_changed");
+                gateway.reload(provider.as_mut(), changed_trigger);
             }
             _ = sigterm.recv() => break,
             _ = sigint.recv() => break,
@@ -178,13 +172,15 @@ struct Gateway {
     current: Arc<ArcSwap<Snapshot>>,
     telemetry: Telemetry,
     drain: DrainControl,
+    /// Where the running config's settings came from.
+    origins: Origins,
 }
 
 impl Gateway {
     /// Validates and compiles the new config, then swaps it in. Any error
     /// leaves the running config untouched.
-    fn reload(&mut self, source: &ConfigSource, trigger: &'static str) -> ReloadOutcome {
-        let outcome = self.try_reload(source, trigger);
+    fn reload(&mut self, provider: &mut dyn Provider, trigger: &'static str) -> ReloadOutcome {
+        let outcome = self.try_reload(provider, trigger);
         let events = &self.telemetry.events;
         let metrics = &self.telemetry.metrics;
         match &outcome {
@@ -211,14 +207,14 @@ impl Gateway {
         outcome
     }
 
-    fn try_reload(&mut self, source: &ConfigSource, trigger: &'static str) -> ReloadOutcome {
-        let ConfigSource::File(path) = source else {
-            tracing::info!("embedded configuration: nothing to reload");
+    fn try_reload(&mut self, provider: &mut dyn Provider, trigger: &'static str) -> ReloadOutcome {
+        if !provider.reloadable() {
+            tracing::info!(provider = provider.name(), "nothing to reload");
             return ReloadOutcome::NotReloadable;
-        };
+        }
         let rejected = |errors: Vec<String>| ReloadOutcome::Rejected { errors };
-        let config = match load::load_file(path) {
-            Ok(c) => c,
+        let Loaded { config, origins } = match provider.load() {
+            Ok(loaded) => loaded,
             Err(errors) => {
                 for e in &errors.0 {
                     tracing::error!(trigger, "{e}");
@@ -235,10 +231,15 @@ impl Gateway {
         let next = match compile::compile_with(config, Some(&self.snapshot), &self.telemetry) {
             Ok(s) => Arc::new(s),
             Err(errors) => {
+                // Named by origin: `file:line:col field` or `ns/Kind/name field`.
+                let errors: Vec<String> = errors
+                    .iter()
+                    .map(|e| origins.error(&e.field, e.message.clone()).to_string())
+                    .collect();
                 for e in &errors {
-                    tracing::error!(trigger, file = %path.display(), "{e}");
+                    tracing::error!(trigger, "{e}");
                 }
-                return rejected(errors.iter().map(|e| e.to_string()).collect());
+                return rejected(errors);
             }
         };
         if let Err(e) = self.apply_listeners(&next) {
@@ -247,6 +248,7 @@ impl Gateway {
         }
         self.current.store(Arc::clone(&next));
         self.snapshot = next;
+        self.origins = origins;
         ReloadOutcome::Reloaded {
             config_hash: self.snapshot.hash.clone(),
         }
@@ -305,10 +307,10 @@ impl Gateway {
     }
 }
 
-fn join_errors(errors: Vec<compile::CompileError>) -> String {
+fn join_errors(origins: &Origins, errors: &[compile::CompileError]) -> String {
     errors
         .iter()
-        .map(|e| e.to_string())
+        .map(|e| origins.error(&e.field, e.message.clone()).to_string())
         .collect::<Vec<_>>()
         .join("\n")
 }

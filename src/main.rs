@@ -5,8 +5,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use portcullis::app::{self, ConfigSource};
+use portcullis::app;
 use portcullis::config::load;
+use portcullis::provider::Provider;
+use portcullis::provider::embedded::EmbeddedProvider;
+use portcullis::provider::file::FileProvider;
 
 /// mimalloc instead of glibc's malloc: fewer instructions per request and
 /// cheap frees of memory allocated on another thread (see docs/decisions.md).
@@ -38,6 +41,18 @@ enum Command {
         /// Worker threads (default: one per CPU core).
         #[arg(long)]
         workers: Option<usize>,
+        /// Where the configuration comes from: `file` (`--config`, or the
+        /// embedded quickstart) or `kubernetes` (Ingresses; `--config`, when
+        /// given, is the base: admin, server, logging, extra policies).
+        #[arg(long, default_value = "file", value_parser = ["file", "kubernetes"])]
+        provider: String,
+        #[command(flatten)]
+        kube: Box<KubeArgs>,
+    },
+    /// Translate another controller's objects into Portcullis configuration.
+    Migrate {
+        #[command(subcommand)]
+        from: MigrateCommand,
     },
     /// Check a configuration file and print every error with its position.
     Validate {
@@ -48,6 +63,42 @@ enum Command {
     Audit {
         #[command(subcommand)]
         command: AuditCommand,
+    },
+}
+
+/// Settings of `--provider kubernetes`.
+#[derive(clap::Args)]
+struct KubeArgs {
+    /// IngressClass name served (`spec.ingressClassName` or the legacy
+    /// `kubernetes.io/ingress.class` annotation).
+    #[arg(long, default_value = "portcullis")]
+    ingress_class: String,
+    /// `spec.controller` of our IngressClass (for the default-class rule).
+    #[arg(long, default_value = "portcullis.dev/ingress-controller")]
+    controller_name: String,
+    /// Watched namespace (repeat for several); all namespaces when absent.
+    #[arg(long = "watch-namespace")]
+    namespaces: Vec<String>,
+    /// Plain HTTP listener address.
+    #[arg(long, default_value = "0.0.0.0:8080")]
+    http_address: String,
+    /// HTTPS listener address (bound once an Ingress has a TLS Secret).
+    #[arg(long, default_value = "0.0.0.0:8443")]
+    https_address: String,
+    /// IP or host name written to Ingress `status.loadBalancer`; no status
+    /// is written without it.
+    #[arg(long)]
+    publish_address: Option<String>,
+}
+
+#[derive(Subcommand)]
+enum MigrateCommand {
+    /// Read Ingress YAML (`kubectl get ingress -A -o yaml`, optionally with
+    /// Services and TLS Secrets) and print the per-annotation report and
+    /// the Portcullis configuration. No cluster needed.
+    IngressNginx {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
     },
 }
 
@@ -69,7 +120,26 @@ fn main() -> ExitCode {
             config,
             log_format,
             workers,
-        } => run(config, &log_format, workers),
+            provider,
+            kube,
+        } => run(config, &log_format, workers, &provider, kube),
+        Command::Migrate {
+            from: MigrateCommand::IngressNginx { files },
+        } => migrate(&files),
+    }
+}
+
+fn migrate(files: &[PathBuf]) -> ExitCode {
+    use portcullis::provider::kube::migrate;
+    match migrate::translate_files(files).and_then(|t| migrate::render(&t)) {
+        Ok(text) => {
+            print!("{text}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            ExitCode::FAILURE
+        }
     }
 }
 
@@ -114,25 +184,14 @@ fn audit_verify(path: &std::path::Path) -> ExitCode {
     }
 }
 
-fn run(config: Option<PathBuf>, log_format: &str, workers: Option<usize>) -> ExitCode {
+fn run(
+    config: Option<PathBuf>,
+    log_format: &str,
+    workers: Option<usize>,
+    provider_name: &str,
+    kube: Box<KubeArgs>,
+) -> ExitCode {
     init_logging(log_format);
-    let (source, loaded) = match config {
-        Some(path) => {
-            let loaded = load::load_file(&path);
-            (ConfigSource::File(path), loaded)
-        }
-        None => (
-            ConfigSource::Embedded,
-            load::load_str(QUICKSTART, "<embedded quickstart>"),
-        ),
-    };
-    let config = match loaded {
-        Ok(c) => c,
-        Err(errors) => {
-            eprintln!("{errors}");
-            return ExitCode::FAILURE;
-        }
-    };
     // One worker runs on a current-thread runtime: no work-stealing
     // machinery on the request path (the nginx-style single worker).
     let mut builder = match workers {
@@ -151,7 +210,16 @@ fn run(config: Option<PathBuf>, log_format: &str, workers: Option<usize>) -> Exi
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(app::run(source, config)) {
+    let started = runtime.block_on(async {
+        let mut provider: Box<dyn Provider> = match (provider_name, config) {
+            ("kubernetes", base) => Box::new(kubernetes(base, *kube).await?),
+            (_, Some(path)) => Box::new(FileProvider::new(path)),
+            (_, None) => Box::new(EmbeddedProvider::new(QUICKSTART, "<embedded quickstart>")),
+        };
+        let initial = provider.load().map_err(|e| e.to_string())?;
+        app::run(provider, initial).await
+    });
+    match started {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!("{e}");
@@ -159,6 +227,33 @@ fn run(config: Option<PathBuf>, log_format: &str, workers: Option<usize>) -> Exi
             ExitCode::FAILURE
         }
     }
+}
+
+/// The Kubernetes provider, started and synced.
+async fn kubernetes(
+    base: Option<PathBuf>,
+    args: KubeArgs,
+) -> Result<portcullis::provider::kube::KubeProvider, String> {
+    use portcullis::provider::kube::{KubeProvider, translate::Settings};
+    let base = match base {
+        Some(path) => load::load_file(&path).map_err(|e| e.to_string())?,
+        None => Settings::default().base,
+    };
+    let settings = Settings {
+        class: args.ingress_class,
+        controller: args.controller_name,
+        namespaces: args.namespaces,
+        http_address: args.http_address,
+        https_address: args.https_address,
+        base,
+        ..Settings::default()
+    };
+    KubeProvider::start(
+        settings,
+        args.publish_address,
+        std::time::Duration::from_secs(60),
+    )
+    .await
 }
 
 fn init_logging(format: &str) {

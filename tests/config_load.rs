@@ -255,7 +255,7 @@ fn all_errors_reported_in_document_order() {
 backends:
   - name: api
     endpoints:
-      - address: backend.internal:80
+      - address: backend_internal:80
         weight: 0
 listeners:
   - name: l
@@ -277,7 +277,7 @@ policies:
     assert_eq!(
         errors(text),
         [
-            "gateway.yaml:4:18 backends[0].endpoints[0].address: \"backend.internal:80\" must be IP:port; DNS names are not supported yet",
+            "gateway.yaml:4:18 backends[0].endpoints[0].address: invalid address \"backend_internal:80\": must be IP:port or name:port, e.g. 10.0.0.5:8080 or api.internal:8080",
             "gateway.yaml:5:17 backends[0].endpoints[0].weight: must be between 1 and 10000",
             "gateway.yaml:10:14 listeners[1].address: duplicate listener address \"127.0.0.1:8080\" (first at listeners[0])",
             "gateway.yaml:12:5 routes[0]: route has both backend and direct_response; set only one",
@@ -542,5 +542,14 @@ policies:
             "gateway.yaml:14:35 policies[0].rate_limit.schedule.windows[0].from: \"25:00\" is not HH:MM",
             "gateway.yaml:16:21 policies[1].inflight.max: must be at least 1",
         ]
+    );
+}
+
+#[test]
+fn dns_refresh_must_be_at_least_a_second() {
+    let text = "backends:\n  - name: b\n    dns_refresh: 500ms\n    endpoints: [{address: api.internal:80}]\n";
+    assert_eq!(
+        errors(text),
+        ["gateway.yaml:3:18 backends[0].dns_refresh: must be at least 1s"]
     );
 }

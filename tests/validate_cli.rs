@@ -58,7 +58,7 @@ fn invalid_file_lists_every_error_with_its_position() {
 backends:
   - name: api
     endpoints:
-      - address: api.internal:8080
+      - address: api_internal:8080
         weight: 0
 listeners:
   - name: web
@@ -77,7 +77,7 @@ routes:
     let file = path.display().to_string();
     let expected = [
         format!(
-            "{file}:4:18 backends[0].endpoints[0].address: \"api.internal:8080\" must be IP:port; DNS names are not supported yet"
+            "{file}:4:18 backends[0].endpoints[0].address: invalid address \"api_internal:8080\": must be IP:port or name:port, e.g. 10.0.0.5:8080 or api.internal:8080"
         ),
         format!("{file}:5:17 backends[0].endpoints[0].weight: must be between 1 and 10000"),
         format!("{file}:9:16 listeners[0].policies[0]: unknown policy \"office\""),

@@ -161,6 +161,7 @@ fn backends(snapshot: &Snapshot) -> Value {
         .values()
         .map(|b| {
             let endpoints: Vec<Value> = b
+                .endpoints()
                 .endpoints
                 .iter()
                 .map(|e| {

@@ -157,14 +157,16 @@ pub fn compile_with(
 
     let mut backends: HashMap<String, Arc<Backend>> = HashMap::new();
     for (i, spec) in config.backends.iter().enumerate() {
-        let reused = previous
-            .and_then(|p| p.backends.get(&spec.name))
-            .filter(|b| b.spec == *spec)
-            .cloned();
-        let backend = match reused {
-            Some(backend) => backend,
-            None => match Backend::build(spec) {
-                Ok(backend) => Arc::new(backend),
+        let before = previous.and_then(|p| p.backends.get(&spec.name));
+        let backend = match before.filter(|b| b.spec == *spec) {
+            Some(backend) => Arc::clone(backend),
+            // Endpoints that stay keep their pools and health.
+            None => match Backend::build_from(spec, before.map(|b| &**b)) {
+                Ok(backend) => {
+                    let backend = Arc::new(backend);
+                    crate::upstream::dns::start(&backend);
+                    backend
+                }
                 Err(e) => {
                     errors.push(err(format!("backends[{i}]"), e));
                     continue;

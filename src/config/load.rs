@@ -8,9 +8,21 @@ use crate::config::error::{ConfigError, ConfigErrors};
 use crate::config::spec::GatewayConfig;
 use crate::config::validate;
 use crate::config::yaml::{self, Pos, Positions, join_key};
+use crate::provider::{Loaded, Origins};
 
 /// Reads, parses and validates `path`. Errors name the file as given.
 pub fn load_file(path: &Path) -> Result<GatewayConfig, ConfigErrors> {
+    load_file_document(path).map(|loaded| loaded.config)
+}
+
+/// Parses and validates `text`; `file` labels the errors. Relative file
+/// paths in it stay relative to the working directory.
+pub fn load_str(text: &str, file: &str) -> Result<GatewayConfig, ConfigErrors> {
+    load_document(text, file).map(|loaded| loaded.config)
+}
+
+/// [`load_file`], keeping the position index for later errors.
+pub fn load_file_document(path: &Path) -> Result<Loaded, ConfigErrors> {
     let file = path.display().to_string();
     let text = std::fs::read_to_string(path).map_err(|e| {
         ConfigErrors(vec![ConfigError {
@@ -28,20 +40,15 @@ pub fn load_file(path: &Path) -> Result<GatewayConfig, ConfigErrors> {
     load_with_base(&text, &file, Some(base))
 }
 
-/// Parses and validates `text`; `file` labels the errors. Relative file
-/// paths in it stay relative to the working directory.
-pub fn load_str(text: &str, file: &str) -> Result<GatewayConfig, ConfigErrors> {
+/// [`load_str`], keeping the position index for later errors.
+pub fn load_document(text: &str, file: &str) -> Result<Loaded, ConfigErrors> {
     load_with_base(text, file, None)
 }
 
 /// Parses and validates `text`; relative certificate, key, CA and token
 /// paths are resolved against `base` (the config file's directory) first,
 /// so the same file works whatever directory the gateway starts in.
-fn load_with_base(
-    text: &str,
-    file: &str,
-    base: Option<&Path>,
-) -> Result<GatewayConfig, ConfigErrors> {
+fn load_with_base(text: &str, file: &str, base: Option<&Path>) -> Result<Loaded, ConfigErrors> {
     let error = |pos: Option<Pos>, field: String, message: String| ConfigError {
         file: file.to_owned(),
         line: pos.map(|p| p.line),
@@ -80,7 +87,13 @@ fn load_with_base(
         })
         .collect();
     if errors.is_empty() {
-        return Ok(cfg);
+        return Ok(Loaded {
+            config: cfg,
+            origins: Origins::File {
+                file: file.to_owned(),
+                positions: doc.positions,
+            },
+        });
     }
     // Validation walks the model; report in the order the user wrote things.
     // The sort is stable and errors without a position go last.

@@ -377,16 +377,24 @@ pub struct BackendSpec {
     /// TLS to the endpoints; plain HTTP when absent.
     #[serde(default)]
     pub tls: Option<crate::tls::spec::BackendTlsSpec>,
+    /// How often endpoints given as DNS names are resolved again.
+    #[serde(default = "default_dns_refresh", with = "duration")]
+    pub dns_refresh: Duration,
 }
 
 fn default_idle_per_endpoint() -> usize {
     128
 }
 
+fn default_dns_refresh() -> Duration {
+    Duration::from_secs(30)
+}
+
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct EndpointSpec {
-    /// `host:port` (an IP address; names are resolved at load time).
+    /// `IP:port`, or `name:port`: a DNS name, resolved in the background
+    /// and again every `dns_refresh`, each address an endpoint.
     pub address: String,
     #[serde(default = "default_weight")]
     pub weight: u32,

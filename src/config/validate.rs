@@ -285,7 +285,9 @@ fn check_address(
             if looks_like_name {
                 out.push(
                     field,
-                    format!("{text:?} must be IP:port; DNS names are not supported yet"),
+                    format!(
+                        "{text:?} must be IP:port: a listening socket binds an address, not a name"
+                    ),
                 );
             } else {
                 out.push(
@@ -350,23 +352,28 @@ fn check_backend(out: &mut Issues, base: &str, b: &BackendSpec) {
     }
     for (j, e) in b.endpoints.iter().enumerate() {
         let ep = format!("{base}.endpoints[{j}]");
-        check_address(out, &format!("{ep}.address"), &e.address, false);
+        if let Err(message) = crate::upstream::dns::EndpointAddress::parse(&e.address) {
+            out.push(format!("{ep}.address"), message);
+        }
         if !(1..=10_000).contains(&e.weight) {
             out.push(format!("{ep}.weight"), "must be between 1 and 10000");
         }
     }
-    if let LoadBalancingSpec::ConsistentHash(HashKeySpec::Header(name)) = &b.load_balancing {
-        if http::HeaderName::from_bytes(name.as_bytes()).is_err() {
-            out.push(
-                format!("{base}.load_balancing.consistent_hash.header"),
-                format!("invalid header name {name:?}"),
-            );
-        }
+    if let LoadBalancingSpec::ConsistentHash(HashKeySpec::Header(name)) = &b.load_balancing
+        && http::HeaderName::from_bytes(name.as_bytes()).is_err()
+    {
+        out.push(
+            format!("{base}.load_balancing.consistent_hash.header"),
+            format!("invalid header name {name:?}"),
+        );
     }
     let t = &b.timeouts;
     positive_duration(out, format!("{base}.timeouts.connect"), t.connect);
     positive_duration(out, format!("{base}.timeouts.request"), t.request);
     positive_duration(out, format!("{base}.timeouts.idle"), t.idle);
+    if b.dns_refresh < std::time::Duration::from_secs(1) {
+        out.push(format!("{base}.dns_refresh"), "must be at least 1s");
+    }
     let h = &b.health;
     if h.consecutive_failures == 0 {
         out.push(

@@ -62,10 +62,10 @@ fn check_limits(out: &mut Issues, base: &str, limits: &[LimitSpec]) {
         if l.per.is_zero() || l.per.as_secs() > 366 * 86_400 {
             out.push(format!("{f}.per"), "must be between 1ns and 366 days");
         }
-        if let Some(burst) = l.burst {
-            if burst == 0 || burst > 1_000_000_000 {
-                out.push(format!("{f}.burst"), "must be between 1 and 1000000000");
-            }
+        if let Some(burst) = l.burst
+            && (burst == 0 || burst > 1_000_000_000)
+        {
+            out.push(format!("{f}.burst"), "must be between 1 and 1000000000");
         }
     }
 }

@@ -193,10 +193,10 @@ impl Builder {
         let pos = Pos::from_marker(mark);
         // yaml-rust2 marks a block mapping at its first `:`; the first key is
         // where the user sees the mapping start.
-        if map.is_empty() {
-            if let Some(start) = self.positions.values.get_mut(path.as_str()) {
-                *start = (*start).min(pos);
-            }
+        if map.is_empty()
+            && let Some(start) = self.positions.values.get_mut(path.as_str())
+        {
+            *start = (*start).min(pos);
         }
         self.positions.keys.insert(full, pos);
         *pending = Some(key);

@@ -59,7 +59,7 @@ impl Collector for StateCollector {
         let mut backends: Vec<_> = snapshot.backends.values().collect();
         backends.sort_by(|a, b| a.name.cmp(&b.name));
         for backend in backends {
-            for endpoint in &backend.endpoints {
+            for endpoint in &backend.endpoints().endpoints {
                 let address = endpoint.address.to_string();
                 let labels = [("backend", &*backend.name), ("endpoint", address.as_str())];
                 let up = i64::from(endpoint.health.is_available(now));

@@ -1,4 +1,5 @@
-//! The file provider: watches the config file and the files it references
+//! The file provider: reads a YAML config file into a value, and watches
+//! the config file and the files it references
 //! (certificates, keys, CA bundles, the admin token) and asks for a reload
 //! when their contents change, including Kubernetes' atomic symlink swap of
 //! mounted ConfigMaps and Secrets.
@@ -21,7 +22,54 @@ use std::time::Duration;
 use notify::{EventKind, RecursiveMode, Watcher};
 use tokio::sync::mpsc;
 
+use crate::config::error::ConfigErrors;
+use crate::config::load;
+use crate::provider::{Loaded, Provider};
 use crate::config::spec::GatewayConfig;
+
+/// A YAML file, re-read on every change notification.
+pub struct FileProvider {
+    path: PathBuf,
+    /// Kept alive for as long as the provider: dropping it stops the watch.
+    watcher: Option<notify::RecommendedWatcher>,
+}
+
+impl FileProvider {
+    pub fn new(path: PathBuf) -> Self {
+        Self {
+            path,
+            watcher: None,
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Provider for FileProvider {
+    fn name(&self) -> &'static str {
+        "file"
+    }
+
+    fn load(&mut self) -> Result<Loaded, ConfigErrors> {
+        load::load_file_document(&self.path)
+    }
+
+    fn changes(&mut self) -> Option<mpsc::Receiver<()>> {
+        match watch(&self.path) {
+            Ok((watcher, rx)) => {
+                self.watcher = Some(watcher);
+                Some(rx)
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot watch the config file; reload with SIGHUP");
+                None
+            }
+        }
+    }
+}
+
 
 /// Quiet time after the last event before contents are compared: editors
 /// and `kubectl cp` write in several steps.

@@ -32,27 +32,62 @@ pub struct LoadedCert {
     pub source: String,
 }
 
-/// Reads every certificate in a PEM file.
+/// A certificate, key, CA or CRL setting is either a file path or the PEM
+/// text itself (Kubernetes Secrets arrive as bytes, not files). A value
+/// that starts with `-----BEGIN` is PEM text: no sane path does.
+pub fn is_inline_pem(value: &str) -> bool {
+    value.trim_start().starts_with("-----BEGIN")
+}
+
+/// How a PEM setting is named in messages: the path, or `inline PEM`.
+pub fn pem_label(value: &str) -> &str {
+    if is_inline_pem(value) {
+        "inline PEM"
+    } else {
+        value
+    }
+}
+
+/// Reads every PEM object of type `T` from a path or inline PEM text.
+fn read_pem<T: PemObject>(value: &str, what: &str) -> Result<Vec<T>, String> {
+    let label = pem_label(value);
+    let items: Result<Vec<T>, _> = if is_inline_pem(value) {
+        T::pem_slice_iter(value.as_bytes()).collect()
+    } else {
+        T::pem_file_iter(value)
+            .map_err(|e| format!("cannot read {what} from {label}: {e}"))?
+            .collect()
+    };
+    items.map_err(|e| format!("cannot parse {what} in {label}: {e}"))
+}
+
+/// Reads every certificate in a PEM file or inline PEM text.
 pub fn read_certs(path: &str) -> Result<Vec<CertificateDer<'static>>, String> {
-    let certs: Vec<_> = CertificateDer::pem_file_iter(path)
-        .map_err(|e| format!("cannot read certificates from {path}: {e}"))?
-        .collect::<Result<_, _>>()
-        .map_err(|e| format!("cannot parse certificates in {path}: {e}"))?;
+    let certs: Vec<CertificateDer<'static>> = read_pem(path, "certificates")?;
     if certs.is_empty() {
-        return Err(format!("{path} holds no PEM certificate"));
+        return Err(format!("{} holds no PEM certificate", pem_label(path)));
     }
     Ok(certs)
 }
 
-/// Reads CRLs from PEM files.
+/// Reads a private key from a PEM file or inline PEM text.
+pub fn read_key(value: &str) -> Result<PrivateKeyDer<'static>, String> {
+    let label = pem_label(value);
+    let key = if is_inline_pem(value) {
+        PrivateKeyDer::from_pem_slice(value.as_bytes())
+    } else {
+        PrivateKeyDer::from_pem_file(value)
+    };
+    key.map_err(|e| format!("cannot read a private key from {label}: {e}"))
+}
+
+/// Reads CRLs from PEM files or inline PEM texts.
 pub fn read_crls(paths: &[String]) -> Result<Vec<CertificateRevocationListDer<'static>>, String> {
     let mut crls = Vec::new();
     for path in paths {
-        let iter = CertificateRevocationListDer::pem_file_iter(path)
-            .map_err(|e| format!("cannot read CRLs from {path}: {e}"))?;
-        for crl in iter {
-            crls.push(crl.map_err(|e| format!("cannot parse CRL in {path}: {e}"))?);
-        }
+        crls.extend(read_pem::<CertificateRevocationListDer<'static>>(
+            path, "CRLs",
+        )?);
     }
     Ok(crls)
 }
@@ -63,7 +98,7 @@ pub fn read_roots(path: &str) -> Result<rustls::RootCertStore, String> {
     for cert in read_certs(path)? {
         roots
             .add(cert)
-            .map_err(|e| format!("{path}: unusable CA certificate: {e}"))?;
+            .map_err(|e| format!("{}: unusable CA certificate: {e}", pem_label(path)))?;
     }
     Ok(roots)
 }
@@ -71,33 +106,36 @@ pub fn read_roots(path: &str) -> Result<rustls::RootCertStore, String> {
 /// Loads a chain and key, refusing a key that does not match the leaf or a
 /// leaf that has expired: serving either would fail every handshake.
 pub fn load(spec: &CertificateSpec) -> Result<LoadedCert, String> {
+    let (cert_label, key_label) = (pem_label(&spec.cert), pem_label(&spec.key));
     let chain = read_certs(&spec.cert)?;
-    let key = PrivateKeyDer::from_pem_file(&spec.key)
-        .map_err(|e| format!("cannot read a private key from {}: {e}", spec.key))?;
+    let key = read_key(&spec.key)?;
     let signing = provider()
         .key_provider
         .load_private_key(key)
-        .map_err(|e| format!("{}: unsupported private key: {e}", spec.key))?;
+        .map_err(|e| format!("{key_label}: unsupported private key: {e}"))?;
     let certified = CertifiedKey::new(chain, signing);
     certified.keys_match().map_err(|_| {
-        format!(
-            "the key in {} does not match the certificate in {}",
-            spec.key, spec.cert
-        )
+        format!("the key in {key_label} does not match the certificate in {cert_label}")
     })?;
     let leaf = certified
         .end_entity_cert()
-        .map_err(|e| format!("{}: {e}", spec.cert))?;
-    let facts = leaf_facts(leaf.as_ref()).map_err(|e| format!("{}: {e}", spec.cert))?;
+        .map_err(|e| format!("{cert_label}: {e}"))?;
+    let facts = leaf_facts(leaf.as_ref()).map_err(|e| format!("{cert_label}: {e}"))?;
     if facts.not_after < now_secs() {
-        return Err(format!("the certificate in {} has expired", spec.cert));
+        return Err(format!("the certificate in {cert_label} has expired"));
     }
+    // A metric label and log field: never the whole inline PEM text.
+    let source = if is_inline_pem(&spec.cert) {
+        format!("inline:{}", facts.names.first().unwrap_or(&facts.subject))
+    } else {
+        spec.cert.clone()
+    };
     Ok(LoadedCert {
         key: Arc::new(certified),
         names: facts.names,
         not_after: facts.not_after,
         subject: facts.subject,
-        source: spec.cert.clone(),
+        source,
     })
 }
 
@@ -168,7 +206,57 @@ pub fn name_covers(pattern: &str, host: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::name_covers;
+    use super::*;
+
+    fn self_signed(name: &str) -> (String, String) {
+        let cert = rcgen::generate_simple_self_signed(vec![name.to_owned()]).unwrap();
+        (cert.cert.pem(), cert.signing_key.serialize_pem())
+    }
+
+    #[test]
+    fn certificates_and_keys_load_from_inline_pem() {
+        let (cert, key) = self_signed("inline.example");
+        let loaded = load(&CertificateSpec { cert, key }).unwrap();
+        assert_eq!(loaded.names, vec!["inline.example".to_owned()]);
+        // Labels never carry the PEM text itself.
+        assert_eq!(loaded.source, "inline:inline.example");
+    }
+
+    #[test]
+    fn an_inline_key_of_another_certificate_is_refused() {
+        let (cert, _) = self_signed("a.example");
+        let (_, other_key) = self_signed("b.example");
+        let e = load(&CertificateSpec {
+            cert,
+            key: other_key,
+        })
+        .err()
+        .unwrap();
+        assert_eq!(
+            e,
+            "the key in inline PEM does not match the certificate in inline PEM"
+        );
+    }
+
+    #[test]
+    fn broken_inline_pem_is_an_error_not_a_path() {
+        let e = read_certs("-----BEGIN CERTIFICATE-----\nnot base64!\n-----END CERTIFICATE-----\n")
+            .unwrap_err();
+        assert!(
+            e.starts_with("cannot parse certificates in inline PEM"),
+            "{e}"
+        );
+        let e = read_key("-----BEGIN PRIVATE KEY-----\n").unwrap_err();
+        assert!(
+            e.starts_with("cannot read a private key from inline PEM"),
+            "{e}"
+        );
+        assert!(
+            read_certs("/nonexistent.pem")
+                .unwrap_err()
+                .contains("/nonexistent.pem")
+        );
+    }
 
     #[test]
     fn wildcards_cover_one_label() {

@@ -6,8 +6,7 @@ use std::sync::Arc;
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::{ClientConfig, DigitallySignedStruct, SignatureScheme};
-use rustls_pki_types::pem::PemObject;
-use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
+use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
 use tokio_rustls::TlsConnector;
 
 use crate::tls::certs;
@@ -52,8 +51,7 @@ impl BackendTls {
             Some(cert) => {
                 let loaded = certs::load(cert)?;
                 // `load` checked that this key matches the certificate.
-                let key = PrivateKeyDer::from_pem_file(&cert.key)
-                    .map_err(|e| format!("cannot read a private key from {}: {e}", cert.key))?;
+                let key = certs::read_key(&cert.key)?;
                 builder
                     .with_client_auth_cert(loaded.key.cert.clone(), key)
                     .map_err(|e| format!("client_certificate: {e}"))?

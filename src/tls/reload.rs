@@ -29,6 +29,8 @@ pub fn watch(listener: &str, spec: &ListenerTlsSpec, store: &Arc<ArcSwap<CertSto
         .certificates
         .iter()
         .flat_map(|c| [&c.cert, &c.key])
+        // Inline PEM changes only with the config itself.
+        .filter(|p| !certs::is_inline_pem(p))
         .map(|p| parent_dir(Path::new(p)))
         .collect();
     let (tx, rx) = mpsc::channel();

@@ -11,7 +11,7 @@ use crate::http::body_limit::BodyFault;
 use crate::upstream::backend::Backend;
 use crate::upstream::balance::PickContext;
 use crate::upstream::clock;
-use crate::upstream::endpoint::InFlight;
+use crate::upstream::endpoint::{Endpoint, InFlight};
 use crate::upstream::h1::body::{Release, UpstreamBody};
 use crate::upstream::h1::conn::Connection;
 use crate::upstream::h1::exchange::{self, ExchangeError, Outcome, Progress};
@@ -66,10 +66,12 @@ pub async fn forward(
     body: RequestBody,
     hash_key: Option<u64>,
 ) -> Result<Upstreamed, Failed> {
-    let first = backend
+    // One set for the whole request, retry included.
+    let set = backend.endpoints();
+    let first = set
         .balancer
         .pick(
-            &backend.endpoints,
+            &set.endpoints,
             PickContext {
                 hash_key,
                 exclude: None,
@@ -86,13 +88,13 @@ pub async fn forward(
         && is_idempotent(request.method)
         && http_body::Body::is_end_stream(&body);
 
-    match attempt(backend, first, &request, body).await {
+    match attempt(backend, &set.endpoints[first], &request, body).await {
         Err(Failed {
             error: UpstreamError::ConnectFailed,
             endpoint,
         }) if replayable => {
-            let second = backend.balancer.pick(
-                &backend.endpoints,
+            let second = set.balancer.pick(
+                &set.endpoints,
                 PickContext {
                     hash_key,
                     exclude: Some(first),
@@ -100,7 +102,15 @@ pub async fn forward(
                 },
             );
             match second {
-                Some(second) => attempt(backend, second, &request, RequestBody::Empty).await,
+                Some(second) => {
+                    attempt(
+                        backend,
+                        &set.endpoints[second],
+                        &request,
+                        RequestBody::Empty,
+                    )
+                    .await
+                }
                 None => Err(Failed {
                     error: UpstreamError::ConnectFailed,
                     endpoint,
@@ -113,18 +123,16 @@ pub async fn forward(
 
 async fn attempt(
     backend: &Backend,
-    index: usize,
+    endpoint: &Endpoint,
     request: &UpstreamRequest<'_>,
     body: RequestBody,
 ) -> Result<Upstreamed, Failed> {
-    let endpoint = &backend.endpoints[index];
     let fail = |error| Failed {
         error,
         endpoint: Some(endpoint.address),
     };
     let release = Release {
-        pool: backend.pool.clone(),
-        endpoint: index,
+        pool: endpoint.pool.clone(),
     };
     let timeouts = &backend.spec.timeouts;
     let mut attempt_timeout = request.attempt_timeout.unwrap_or(timeouts.request);
@@ -140,7 +148,7 @@ async fn attempt(
         // A pooled connection may have been closed by the upstream while idle;
         // such a failure (before any response byte, body untouched) is retried
         // once on a fresh connection and is no mark against the endpoint.
-        let mut conn = backend.pool.checkout(index);
+        let mut conn = endpoint.pool.checkout();
         loop {
             let fresh = conn.is_none();
             let c = match conn.take() {

@@ -2,6 +2,7 @@
 pub mod backend;
 pub mod balance;
 pub mod clock;
+pub mod dns;
 pub mod endpoint;
 pub mod forward;
 pub mod h1;

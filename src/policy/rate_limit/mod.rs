@@ -272,10 +272,10 @@ pub fn reuse_or_compile(
     previous: Option<&crate::policy::PolicyKind>,
     spec: &RateLimitSpec,
 ) -> Result<Arc<RateLimit>, String> {
-    if let Some(crate::policy::PolicyKind::RateLimit(old)) = previous {
-        if old.spec == *spec {
-            return Ok(Arc::clone(old));
-        }
+    if let Some(crate::policy::PolicyKind::RateLimit(old)) = previous
+        && old.spec == *spec
+    {
+        return Ok(Arc::clone(old));
     }
     RateLimit::compile(spec).map(Arc::new)
 }

@@ -9,6 +9,8 @@
 use std::net::{IpAddr, SocketAddr};
 
 use super::effective_weight;
+use std::sync::Arc;
+
 use crate::upstream::endpoint::Endpoint;
 
 /// Virtual nodes per unit of weight.
@@ -42,7 +44,7 @@ pub struct HashRing {
 }
 
 impl HashRing {
-    pub fn new(endpoints: &[Endpoint]) -> Self {
+    pub fn new(endpoints: &[Arc<Endpoint>]) -> Self {
         let wanted: Vec<u64> = endpoints
             .iter()
             .map(|e| effective_weight(e).saturating_mul(VNODES_PER_WEIGHT))
@@ -130,7 +132,7 @@ mod tests {
         let eps = endpoints(&[1; 5]);
         let ring = HashRing::new(&eps);
         // The same backend without endpoint 2 (indices shift; compare addresses).
-        let fewer: Vec<Endpoint> = endpoints(&[1; 5])
+        let fewer: Vec<Arc<Endpoint>> = endpoints(&[1; 5])
             .into_iter()
             .enumerate()
             .filter(|(i, _)| *i != 2)

@@ -9,6 +9,8 @@
 use std::cmp::Ordering;
 
 use super::effective_weight;
+use std::sync::Arc;
+
 use crate::upstream::endpoint::Endpoint;
 
 /// Draws tried before falling back to a scan, which only happens when few
@@ -22,7 +24,7 @@ pub struct LeastRequest {
 }
 
 impl LeastRequest {
-    pub fn new(endpoints: &[Endpoint]) -> Self {
+    pub fn new(endpoints: &[Arc<Endpoint>]) -> Self {
         let cumulative = endpoints
             .iter()
             .scan(0u64, |sum, e| {
@@ -33,7 +35,7 @@ impl LeastRequest {
         Self { cumulative }
     }
 
-    pub fn pick(&self, endpoints: &[Endpoint], ok: impl Fn(usize) -> bool) -> Option<usize> {
+    pub fn pick(&self, endpoints: &[Arc<Endpoint>], ok: impl Fn(usize) -> bool) -> Option<usize> {
         let total = *self.cumulative.last()?;
         let mut first: Option<usize> = None;
         for _ in 0..DRAW_ATTEMPTS {
@@ -61,8 +63,8 @@ impl LeastRequest {
     }
 }
 
-fn load(endpoints: &[Endpoint], i: usize) -> u32 {
-    endpoints.get(i).map_or(u32::MAX, Endpoint::in_flight)
+fn load(endpoints: &[Arc<Endpoint>], i: usize) -> u32 {
+    endpoints.get(i).map_or(u32::MAX, |e| e.in_flight())
 }
 
 #[cfg(test)]

@@ -15,6 +15,8 @@ pub mod least_request;
 pub mod round_robin;
 
 use crate::config::spec::LoadBalancingSpec;
+use std::sync::Arc;
+
 use crate::upstream::endpoint::Endpoint;
 
 pub use consistent_hash::{HashRing, hash_key};
@@ -40,7 +42,7 @@ pub enum Balancer {
 }
 
 impl Balancer {
-    pub fn new(spec: &LoadBalancingSpec, endpoints: &[Endpoint]) -> Self {
+    pub fn new(spec: &LoadBalancingSpec, endpoints: &[Arc<Endpoint>]) -> Self {
         match spec {
             LoadBalancingSpec::RoundRobin => Self::RoundRobin(RoundRobin::new(endpoints)),
             LoadBalancingSpec::LeastRequest => Self::LeastRequest(LeastRequest::new(endpoints)),
@@ -55,7 +57,7 @@ impl Balancer {
     ///
     /// `endpoints` should be the slice the balancer was built from; indices
     /// outside it are never returned.
-    pub fn pick(&self, endpoints: &[Endpoint], ctx: PickContext) -> Option<usize> {
+    pub fn pick(&self, endpoints: &[Arc<Endpoint>], ctx: PickContext) -> Option<usize> {
         let allowed = |i: usize| i < endpoints.len() && Some(i) != ctx.exclude;
         let healthy = |i: usize| allowed(i) && endpoints[i].health.is_available(ctx.now_ms);
         self.pick_with(endpoints, ctx, healthy)
@@ -64,7 +66,7 @@ impl Balancer {
 
     fn pick_with(
         &self,
-        endpoints: &[Endpoint],
+        endpoints: &[Arc<Endpoint>],
         ctx: PickContext,
         ok: impl Fn(usize) -> bool,
     ) -> Option<usize> {
@@ -84,12 +86,13 @@ pub(crate) fn effective_weight(e: &Endpoint) -> u64 {
 #[cfg(test)]
 pub(crate) mod test_util {
     use std::net::SocketAddr;
+    use std::sync::Arc;
     use std::time::Duration;
 
     use crate::upstream::endpoint::Endpoint;
     use crate::upstream::health::HealthPolicy;
 
-    pub fn endpoints(weights: &[u32]) -> Vec<Endpoint> {
+    pub fn endpoints(weights: &[u32]) -> Vec<Arc<Endpoint>> {
         weights
             .iter()
             .enumerate()
@@ -97,7 +100,7 @@ pub(crate) mod test_util {
                 let addr: SocketAddr = format!("10.0.{}.{}:8080", i / 250, i % 250 + 1)
                     .parse()
                     .unwrap();
-                Endpoint::new(addr, w)
+                Arc::new(Endpoint::new(addr, w))
             })
             .collect()
     }
@@ -214,7 +217,7 @@ mod tests {
     fn panic_mode_when_all_are_ejected() {
         for spec in all_specs() {
             let eps = endpoints(&[1, 1, 1]);
-            eps.iter().for_each(eject);
+            eps.iter().for_each(|e| eject(e));
             let b = Balancer::new(&spec, &eps);
             let counts = histogram(3_000, 3, || b.pick(&eps, ctx(fastrand::u64(..))));
             assert!(counts.iter().all(|&c| c > 0), "{spec:?}: {counts:?}");
@@ -240,7 +243,7 @@ mod tests {
     #[test]
     fn empty_backend_and_foreign_slices() {
         for spec in all_specs() {
-            let none: Vec<Endpoint> = Vec::new();
+            let none: Vec<Arc<Endpoint>> = Vec::new();
             let b = Balancer::new(&spec, &none);
             assert_eq!(b.pick(&none, ctx(1)), None, "{spec:?}");
             // Built for three, asked with one: never out of bounds.

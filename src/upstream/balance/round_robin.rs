@@ -8,6 +8,8 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::effective_weight;
+use std::sync::Arc;
+
 use crate::upstream::endpoint::Endpoint;
 
 /// Above this weight sum the weights are scaled down (each kept ≥ 1), so the
@@ -22,7 +24,7 @@ pub struct RoundRobin {
 }
 
 impl RoundRobin {
-    pub fn new(endpoints: &[Endpoint]) -> Self {
+    pub fn new(endpoints: &[Arc<Endpoint>]) -> Self {
         let weights = scaled_weights(endpoints);
         Self {
             sequence: smooth_sequence(&weights),
@@ -58,8 +60,8 @@ impl RoundRobin {
 }
 
 /// Effective weights, scaled proportionally when their sum is too large.
-fn scaled_weights(endpoints: &[Endpoint]) -> Vec<u64> {
-    let weights: Vec<u64> = endpoints.iter().map(effective_weight).collect();
+fn scaled_weights(endpoints: &[Arc<Endpoint>]) -> Vec<u64> {
+    let weights: Vec<u64> = endpoints.iter().map(|e| effective_weight(e)).collect();
     let sum: u64 = weights.iter().sum();
     if sum <= MAX_SEQUENCE_WEIGHT {
         return weights;

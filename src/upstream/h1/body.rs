@@ -19,8 +19,8 @@ use crate::upstream::h1::response::ResponseFraming;
 /// Where a finished connection goes back to.
 #[derive(Debug, Clone)]
 pub struct Release {
+    /// The pool of the endpoint the connection belongs to.
     pub pool: Arc<Pool>,
-    pub endpoint: usize,
 }
 
 #[derive(Debug)]
@@ -96,7 +96,7 @@ impl UpstreamBody {
         };
         // Extra bytes after the response mean the upstream is out of step.
         if self.keep_alive && conn.buffered().is_empty() {
-            release.pool.release(release.endpoint, conn);
+            release.pool.release(conn);
         }
     }
 

@@ -1,5 +1,7 @@
-//! Idle upstream connections, one stack per endpoint (most recently used
-//! first, so warm connections are reused and cold ones age out).
+//! Idle upstream connections of one endpoint (most recently used first, so
+//! warm connections are reused and cold ones age out). Each endpoint owns
+//! its pool, so an endpoint that stays across an endpoint-set change keeps
+//! its warm connections and one that leaves takes its own with it.
 
 use std::sync::Mutex;
 use std::time::Duration;
@@ -9,27 +11,26 @@ use crate::upstream::h1::conn::Connection;
 
 #[derive(Debug)]
 pub struct Pool {
-    slots: Vec<Mutex<Vec<(Connection, u64)>>>,
+    idle: Mutex<Vec<(Connection, u64)>>,
     max_idle: usize,
     idle_ms: u64,
 }
 
 impl Pool {
-    pub fn new(endpoints: usize, max_idle: usize, idle: Duration) -> Self {
+    pub fn new(max_idle: usize, idle: Duration) -> Self {
         Self {
-            slots: (0..endpoints).map(|_| Mutex::new(Vec::new())).collect(),
+            idle: Mutex::new(Vec::new()),
             max_idle,
             idle_ms: idle.as_millis() as u64,
         }
     }
 
-    /// An idle connection to `endpoint` that is still usable, if any.
-    pub fn checkout(&self, endpoint: usize) -> Option<Connection> {
-        let slot = self.slots.get(endpoint)?;
+    /// An idle connection that is still usable, if any.
+    pub fn checkout(&self) -> Option<Connection> {
         let now = clock::now_ms();
         loop {
             let (conn, since) = {
-                let mut idle = slot.lock().ok()?;
+                let mut idle = self.idle.lock().ok()?;
                 idle.pop()?
             };
             // Dropped outside the lock: closing a socket is a syscall.
@@ -40,14 +41,11 @@ impl Pool {
     }
 
     /// Keeps `conn` for reuse, unless the endpoint already has enough idle.
-    pub fn release(&self, endpoint: usize, mut conn: Connection) {
-        let Some(slot) = self.slots.get(endpoint) else {
-            return;
-        };
+    pub fn release(&self, mut conn: Connection) {
         conn.reused = true;
         let now = clock::now_ms();
         let mut expired = Vec::new();
-        if let Ok(mut idle) = slot.lock() {
+        if let Ok(mut idle) = self.idle.lock() {
             // The oldest entries sit at the front; drop those past the idle
             // timeout so a quiet endpoint does not keep stale sockets open.
             let stale =
@@ -62,10 +60,7 @@ impl Pool {
         drop(expired);
     }
 
-    pub fn idle_count(&self, endpoint: usize) -> usize {
-        self.slots
-            .get(endpoint)
-            .and_then(|s| s.lock().ok().map(|v| v.len()))
-            .unwrap_or(0)
+    pub fn idle_count(&self) -> usize {
+        self.idle.lock().map(|v| v.len()).unwrap_or(0)
     }
 }
