@@ -52,12 +52,16 @@ pub async fn run(source: ConfigSource, config: GatewayConfig) -> Result<(), Stri
         Redaction::from_spec(access_spec),
         QUEUE_CAPACITY,
     );
+    let events = SecurityEvents::open(&config.logging.security.sink)?;
+    let shared = crate::state::redis::open_shared(&config.state, &events, &mut registry)?;
     let telemetry = Telemetry {
         access_log,
-        events: SecurityEvents::open(&config.logging.security.sink)?,
+        events,
         metrics: Metrics::register(&mut registry),
         deny_list: Arc::default(),
+        shared,
     };
+    crate::state::redis::start_ban_sync(&config.state, &telemetry);
     let snapshot = Arc::new(compile::compile_with(config, None, &telemetry).map_err(join_errors)?);
     telemetry.metrics.config_hash(&snapshot.hash);
     let current = Arc::new(ArcSwap::new(Arc::clone(&snapshot)));

@@ -135,9 +135,11 @@ pub fn compile_with(
             (Some(filter), None, None) => IpFilter::compile(filter)
                 .map(PolicyKind::IpFilter)
                 .map_err(|e| ("ip_filter", e)),
-            (None, Some(limit), None) => rate_limit::reuse_or_compile(previous, limit)
-                .map(PolicyKind::RateLimit)
-                .map_err(|e| ("rate_limit", e)),
+            (None, Some(limit), None) => {
+                rate_limit::reuse_or_compile(previous, &spec.name, limit, &telemetry.shared)
+                    .map(PolicyKind::RateLimit)
+                    .map_err(|e| ("rate_limit", e))
+            }
             (None, None, Some(limit)) => inflight::reuse_or_compile(previous, limit)
                 .map(PolicyKind::Inflight)
                 .map_err(|e| ("inflight", e)),

@@ -29,6 +29,9 @@ pub struct GatewayConfig {
     /// Access-log format, redaction and sinks; security event sink.
     #[serde(default)]
     pub logging: crate::config::spec_logging::LoggingSpec,
+    /// Shared state (Redis) for limits and the deny list across replicas.
+    #[serde(default)]
+    pub state: crate::config::spec_redis::StateSpec,
 }
 
 /// The admin listener (health, readiness; later metrics and the admin API).

@@ -147,6 +147,7 @@ pub fn validate(cfg: &GatewayConfig) -> Vec<Issue> {
         out.push(issue.field, issue.message);
     }
 
+    crate::config::validate_redis::check(&mut out, cfg);
     for (i, p) in cfg.policies.iter().enumerate() {
         let base = format!("policies[{i}]");
         let kinds = [

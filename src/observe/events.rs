@@ -19,6 +19,8 @@ pub mod action {
     pub const ADMIN_REQUEST: &str = "admin_request";
     pub const DENY_LIST_ADDED: &str = "deny_list_added";
     pub const DENY_LIST_REMOVED: &str = "deny_list_removed";
+    pub const SHARED_STORE_DOWN: &str = "shared_store_down";
+    pub const SHARED_STORE_UP: &str = "shared_store_up";
 }
 
 /// One admin API call, for the audit trail.
@@ -129,6 +131,21 @@ impl SecurityEvents {
             body["portcullis"] = json!({"admin": detail});
         }
         self.emit("event", "iam", call.action, outcome, body);
+    }
+
+    /// The shared store (Redis) became unavailable (policies switch to
+    /// their failure mode) or available again.
+    pub fn store_switch(&self, down: bool, error: &str) {
+        let (action, outcome) = if down {
+            (action::SHARED_STORE_DOWN, "failure")
+        } else {
+            (action::SHARED_STORE_UP, "success")
+        };
+        let mut body = json!({"portcullis": {"store": "redis"}});
+        if !error.is_empty() {
+            body["error"] = json!({"message": error});
+        }
+        self.emit("event", "database", action, outcome, body);
     }
 
     fn emit(&self, kind: &str, category: &str, action: &str, outcome: &str, mut body: Value) {

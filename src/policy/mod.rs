@@ -84,7 +84,7 @@ impl Policy {
             },
             PolicyKind::RateLimit(limit) => {
                 use rate_limit::Outcome;
-                match limit.check(input) {
+                match limit.decide(input).await {
                     Outcome::Allow => Decision::Continue,
                     Outcome::Delay(wait) => {
                         tokio::time::sleep(wait).await;

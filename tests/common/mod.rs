@@ -4,6 +4,7 @@
 
 pub mod attack;
 pub mod prom;
+pub mod redis;
 pub mod schema;
 pub mod tls;
 
