@@ -94,7 +94,8 @@ async fn a_ban_on_one_replica_holds_on_all_and_survives_restarts() {
     // A ban written straight into Redis without an announcement (a missed
     // message) is picked up by the periodic full sync.
     let mut con = redis.connection(None);
-    let json = r#"{"cidr":"127.0.0.0/8","reason":"direct","added_by":"ops","expires_unix_ms":null}"#;
+    let json =
+        r#"{"cidr":"127.0.0.0/8","reason":"direct","added_by":"ops","expires_unix_ms":null}"#;
     let _: i64 = ::redis::cmd("HSET")
         .arg(&["portcullis:bans", "127.0.0.0/8", json])
         .query(&mut con)

@@ -49,10 +49,11 @@ fn check_redis(out: &mut Issues, base: &str, r: &RedisSpec) {
         Ok(url) if url.host_str().is_none_or(str::is_empty) => {
             out.push(format!("{base}.url"), "a host is required")
         }
-        Ok(url) if r.ca_file.is_some() && !url.scheme().ends_with('s') => out.push(
-            format!("{base}.ca_file"),
-            "ca_file needs a TLS url (rediss://)",
-        ),
+        Ok(url) if r.ca_file.is_some() && !matches!(url.scheme(), "rediss" | "valkeys") => out
+            .push(
+                format!("{base}.ca_file"),
+                "ca_file needs a TLS url (rediss://)",
+            ),
         Ok(_) => {}
         Err(e) => out.push(format!("{base}.url"), format!("invalid URL: {e}")),
     }
@@ -107,6 +108,172 @@ fn check_redis(out: &mut Issues, base: &str, r: &RedisSpec) {
         out.push(
             format!("{base}.sync_interval"),
             "must be between 100ms and 1h",
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::config::load::load_str;
+
+    /// The errors of `yaml` as `line:col field: message` strings.
+    fn errors(yaml: &str) -> Vec<String> {
+        match load_str(yaml, "t.yaml") {
+            Ok(_) => Vec::new(),
+            Err(e) => {
+                e.0.iter()
+                    .map(|e| {
+                        format!(
+                            "{}:{} {}: {}",
+                            e.line.unwrap_or(0),
+                            e.column.unwrap_or(0),
+                            e.field,
+                            e.message
+                        )
+                    })
+                    .collect()
+            }
+        }
+    }
+
+    fn config(redis: &str, store: &str, secret: &str) -> String {
+        format!(
+            "state:\n  redis:\n    key_secret_file: {secret}\n{redis}\npolicies:\n  - name: p\n    rate_limit:\n      limits: [{{ rate: 1 }}]\n      store: {store}\n"
+        )
+    }
+
+    fn secret() -> (tempfile::TempDir, String) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s");
+        std::fs::write(&path, "0123456789abcdef0123").unwrap();
+        let p = path.display().to_string();
+        (dir, p)
+    }
+
+    #[test]
+    fn a_good_config_passes() {
+        let (_d, s) = secret();
+        let yaml = config(
+            "    url: rediss://r.example:6380/1\n    username: gw",
+            "{ backend: redis, on_failure: fail_closed, replicas: 3 }",
+            &s,
+        );
+        assert_eq!(errors(&yaml), Vec::<String>::new());
+    }
+
+    #[test]
+    fn every_field_has_a_wrong_value_test_with_its_position() {
+        let (_d, s) = secret();
+        let cases: &[(&str, &str, &str)] = &[
+            ("    url: http://x:1", "{}", "4:10 state.redis.url: scheme"),
+            (
+                "    url: redis://:pw@x:1",
+                "{}",
+                "state.redis.url: no password",
+            ),
+            ("    url: 'redis://'", "{}", "state.redis.url:"),
+            (
+                "    url: redis://x:1\n    ca_file: /etc/hostname",
+                "{}",
+                "state.redis.ca_file: ca_file needs a TLS url",
+            ),
+            (
+                "    url: redis://x:1\n    ca_file: /nope",
+                "{}",
+                "state.redis.ca_file: cannot read",
+            ),
+            (
+                "    url: redis://x:1\n    password_file: /nope",
+                "{}",
+                "state.redis.password_file: cannot read",
+            ),
+            (
+                "    url: redis://x:1\n    username: 'a b'",
+                "{}",
+                "state.redis.username",
+            ),
+            (
+                "    url: redis://x:1\n    key_prefix: 'a b'",
+                "{}",
+                "state.redis.key_prefix",
+            ),
+            (
+                "    url: redis://x:1\n    timeout: 0s",
+                "{}",
+                "5:14 state.redis.timeout",
+            ),
+            (
+                "    url: redis://x:1\n    timeout: 1m",
+                "{}",
+                "state.redis.timeout",
+            ),
+            (
+                "    url: redis://x:1\n    breaker_interval: 1ms",
+                "{}",
+                "state.redis.breaker_interval",
+            ),
+            (
+                "    url: redis://x:1\n    sync_interval: 2h",
+                "{}",
+                "state.redis.sync_interval",
+            ),
+            (
+                "    url: redis://x:1",
+                "{ replicas: 0 }",
+                "policies[0].rate_limit.store.replicas",
+            ),
+            (
+                "    url: redis://x:1",
+                "{ fail_closed_status: 200 }",
+                "policies[0].rate_limit.store.fail_closed_status",
+            ),
+            (
+                "    url: redis://x:1",
+                "{ backend: disk }",
+                "policies[0].rate_limit.store.backend",
+            ),
+            (
+                "    url: redis://x:1",
+                "{ on_failure: maybe }",
+                "policies[0].rate_limit.store.on_failure",
+            ),
+        ];
+        for (redis, store, expected) in cases {
+            let got = errors(&config(redis, store, &s));
+            assert!(
+                got.iter().any(|e| e.contains(expected)),
+                "{redis} / {store}: expected {expected:?} in {got:?}"
+            );
+        }
+        // The secret: missing, or too short.
+        let got = errors(&config("    url: redis://x:1", "{}", "/nope"));
+        assert!(
+            got.iter()
+                .any(|e| e.contains("3:22 state.redis.key_secret_file: cannot read")),
+            "{got:?}"
+        );
+        let short = _d.path().join("short");
+        std::fs::write(&short, "tiny").unwrap();
+        let got = errors(&config(
+            "    url: redis://x:1",
+            "{}",
+            &short.display().to_string(),
+        ));
+        assert!(
+            got.iter().any(|e| e.contains("at least 16 bytes")),
+            "{got:?}"
+        );
+    }
+
+    #[test]
+    fn a_redis_store_needs_state_redis() {
+        let yaml = "policies:\n  - name: p\n    rate_limit:\n      limits: [{ rate: 1 }]\n      store: { backend: redis }\n";
+        let got = errors(yaml);
+        assert!(
+            got.iter().any(|e| e.contains(
+                "5:25 policies[0].rate_limit.store.backend: backend redis needs state.redis"
+            )),
+            "{got:?}"
         );
     }
 }
