@@ -15,6 +15,7 @@
 pub mod admin;
 pub mod app;
 pub mod config;
+pub mod feeds;
 pub mod guard;
 pub mod http;
 pub mod listener;

@@ -131,19 +131,31 @@ pub fn compile_with(
     let mut policies: HashMap<&str, Arc<Policy>> = HashMap::new();
     for (i, spec) in config.policies.iter().enumerate() {
         let previous = previous_policy(previous, &spec.name);
-        let kind = match (&spec.ip_filter, &spec.rate_limit, &spec.inflight) {
-            (Some(filter), None, None) => IpFilter::compile(filter)
-                .map(PolicyKind::IpFilter)
-                .map_err(|e| ("ip_filter", e)),
-            (None, Some(limit), None) => {
-                rate_limit::reuse_or_compile(previous, &spec.name, limit, &telemetry.shared)
-                    .map(PolicyKind::RateLimit)
-                    .map_err(|e| ("rate_limit", e))
-            }
-            (None, None, Some(limit)) => inflight::reuse_or_compile(previous, limit)
-                .map(PolicyKind::Inflight)
-                .map_err(|e| ("inflight", e)),
-            _ => Err(("", "exactly one policy kind must be set".to_owned())),
+        let others =
+            spec.ip_filter.is_some() || spec.rate_limit.is_some() || spec.inflight.is_some();
+        let kind = match (&spec.threat_feed, others) {
+            (Some(feed), false) => crate::policy::threat_feed::ThreatFeed::compile(
+                feed,
+                &config.feeds,
+                &telemetry.shared.feeds,
+            )
+            .map(PolicyKind::ThreatFeed)
+            .map_err(|e| ("threat_feed", e)),
+            (Some(_), true) => Err(("", "exactly one policy kind must be set".to_owned())),
+            (None, _) => match (&spec.ip_filter, &spec.rate_limit, &spec.inflight) {
+                (Some(filter), None, None) => IpFilter::compile(filter)
+                    .map(PolicyKind::IpFilter)
+                    .map_err(|e| ("ip_filter", e)),
+                (None, Some(limit), None) => {
+                    rate_limit::reuse_or_compile(previous, &spec.name, limit, &telemetry.shared)
+                        .map(PolicyKind::RateLimit)
+                        .map_err(|e| ("rate_limit", e))
+                }
+                (None, None, Some(limit)) => inflight::reuse_or_compile(previous, limit)
+                    .map(PolicyKind::Inflight)
+                    .map_err(|e| ("inflight", e)),
+                _ => Err(("", "exactly one policy kind must be set".to_owned())),
+            },
         };
         let kind = match kind {
             Ok(kind) => kind,

@@ -32,6 +32,9 @@ pub struct GatewayConfig {
     /// Shared state (Redis) for limits and the deny list across replicas.
     #[serde(default)]
     pub state: crate::config::spec_redis::StateSpec,
+    /// Threat feeds (lists of hostile prefixes) used by `threat_feed` policies.
+    #[serde(default)]
+    pub feeds: Vec<crate::config::spec_feeds::FeedSpec>,
 }
 
 /// The admin listener (health, readiness; later metrics and the admin API).
@@ -446,6 +449,8 @@ pub struct PolicySpec {
     pub rate_limit: Option<crate::config::spec_rate_limit::RateLimitSpec>,
     #[serde(default)]
     pub inflight: Option<crate::config::spec_inflight::InflightSpec>,
+    #[serde(default)]
+    pub threat_feed: Option<crate::config::spec_feeds::ThreatFeedPolicySpec>,
 }
 
 /// Allow and deny lists on the resolved client IP. The most specific matching

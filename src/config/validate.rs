@@ -148,12 +148,14 @@ pub fn validate(cfg: &GatewayConfig) -> Vec<Issue> {
     }
 
     crate::config::validate_redis::check(&mut out, cfg);
+    crate::config::validate_feeds::check(&mut out, &cfg.feeds);
     for (i, p) in cfg.policies.iter().enumerate() {
         let base = format!("policies[{i}]");
         let kinds = [
             p.ip_filter.is_some(),
             p.rate_limit.is_some(),
             p.inflight.is_some(),
+            p.threat_feed.is_some(),
         ];
         if kinds.iter().filter(|k| **k).count() > 1 {
             out.push(&base, "policy has more than one kind; set only one");
@@ -161,6 +163,15 @@ pub fn validate(cfg: &GatewayConfig) -> Vec<Issue> {
         }
         if let Some(limit) = &p.rate_limit {
             validate_rate_limit::check(&mut out, &format!("{base}.rate_limit"), limit);
+            continue;
+        }
+        if let Some(feed) = &p.threat_feed {
+            crate::config::validate_feeds::check_policy(
+                &mut out,
+                &format!("{base}.threat_feed"),
+                feed,
+                &cfg.feeds,
+            );
             continue;
         }
         if let Some(limit) = &p.inflight {

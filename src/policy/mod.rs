@@ -9,6 +9,7 @@ pub mod deny_list;
 pub mod inflight;
 pub mod ip_filter;
 pub mod rate_limit;
+pub mod threat_feed;
 
 use std::sync::Arc;
 
@@ -65,6 +66,7 @@ pub enum PolicyKind {
     /// Shared (`Arc`) so an unchanged policy keeps its state across reloads.
     RateLimit(Arc<rate_limit::RateLimit>),
     Inflight(Arc<inflight::Inflight>),
+    ThreatFeed(threat_feed::ThreatFeed),
 }
 
 impl Policy {
@@ -104,6 +106,17 @@ impl Policy {
                     },
                 }
             }
+            PolicyKind::ThreatFeed(feeds) => match feeds.check(input.client_ip) {
+                None => Decision::Continue,
+                Some(_) if feeds.action() == crate::config::spec_feeds::FeedAction::Tag => {
+                    extras.note = Some((Arc::clone(&self.name), "threat_feed_tagged"));
+                    Decision::Continue
+                }
+                Some(_) => Decision::Reject(Rejection::Forbidden {
+                    policy: Arc::clone(&self.name),
+                    reason: "threat_feed",
+                }),
+            },
             PolicyKind::IpFilter(filter) => match filter.check(input.client_ip) {
                 crate::config::spec::FilterAction::Allow => Decision::Continue,
                 crate::config::spec::FilterAction::Deny => Decision::Reject(Rejection::Forbidden {

@@ -32,4 +32,6 @@ pub enum StoreError {
 #[derive(Debug, Clone, Default)]
 pub struct SharedState {
     pub redis: Option<std::sync::Arc<redis::RedisStore>>,
+    /// Threat feeds, loaded once per spec and kept across reloads.
+    pub feeds: std::sync::Arc<crate::feeds::FeedRegistry>,
 }

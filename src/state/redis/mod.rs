@@ -184,19 +184,26 @@ impl RedisStore {
     }
 }
 
-/// Opens the shared store named by `state.redis` (none: memory only) and
-/// registers its metrics.
+/// Opens the shared stores: Redis when `state.redis` names one (else
+/// memory only) and the threat-feed registry; registers their metrics.
 pub fn open_shared(
     spec: &crate::config::spec_redis::StateSpec,
     events: &SecurityEvents,
     registry: &mut prometheus_client::registry::Registry,
 ) -> Result<crate::state::SharedState, String> {
-    let Some(redis) = &spec.redis else {
-        return Ok(crate::state::SharedState::default());
+    let feeds = Arc::new(crate::feeds::FeedRegistry::live());
+    registry.register_collector(Box::new(crate::feeds::metrics::FeedCollector(Arc::clone(
+        &feeds,
+    ))));
+    let redis = match &spec.redis {
+        Some(redis) => {
+            let store = RedisStore::open(redis, events.clone())?;
+            registry.register_collector(Box::new(metrics::RedisCollector(Arc::clone(&store))));
+            Some(store)
+        }
+        None => None,
     };
-    let store = RedisStore::open(redis, events.clone())?;
-    registry.register_collector(Box::new(metrics::RedisCollector(Arc::clone(&store))));
-    Ok(crate::state::SharedState { redis: Some(store) })
+    Ok(crate::state::SharedState { redis, feeds })
 }
 
 /// Starts mirroring the deny list through Redis when configured.
