@@ -19,6 +19,9 @@ pub struct FeedSpec {
     /// An `https://` URL (conditional requests: ETag / Last-Modified).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
+    /// A CrowdSec Local API whose ban decisions form the list.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub crowdsec: Option<CrowdsecSpec>,
     /// PEM CA bundle for `url` (the bundled Mozilla roots otherwise).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ca_file: Option<String>,
@@ -38,6 +41,16 @@ pub struct FeedSpec {
     /// Largest accepted download or file, in bytes.
     #[serde(default = "default_max_bytes")]
     pub max_bytes: u64,
+}
+
+/// A CrowdSec LAPI polled as a bouncer; `refresh` is the poll interval.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct CrowdsecSpec {
+    /// `http://127.0.0.1:8080/` or `https://…`.
+    pub lapi_url: String,
+    /// File holding the bouncer API key (`cscli bouncers add NAME`).
+    pub api_key_file: String,
 }
 
 fn default_refresh() -> Duration {

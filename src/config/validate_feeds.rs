@@ -22,10 +22,33 @@ pub(crate) fn check(out: &mut Issues, feeds: &[FeedSpec]) {
                 format!("duplicate feed {:?}", f.name),
             );
         }
-        match (&f.file, &f.url) {
-            (Some(_), Some(_)) => out.push(&base, "set file or url, not both"),
-            (None, None) => out.push(&base, "one of file or url is required"),
-            (None, Some(url)) => match url::Url::parse(url) {
+        let sources = [f.file.is_some(), f.url.is_some(), f.crowdsec.is_some()];
+        match sources.iter().filter(|s| **s).count() {
+            0 => out.push(&base, "one of file, url or crowdsec is required"),
+            1 => {}
+            _ => out.push(&base, "set only one of file, url and crowdsec"),
+        }
+        if let Some(cs) = &f.crowdsec {
+            match url::Url::parse(&cs.lapi_url) {
+                Ok(u) if !matches!(u.scheme(), "http" | "https") => out.push(
+                    format!("{base}.crowdsec.lapi_url"),
+                    "scheme must be http:// or https://",
+                ),
+                Ok(_) => {}
+                Err(e) => out.push(
+                    format!("{base}.crowdsec.lapi_url"),
+                    format!("invalid URL: {e}"),
+                ),
+            }
+            if let Err(e) = std::fs::metadata(&cs.api_key_file) {
+                out.push(
+                    format!("{base}.crowdsec.api_key_file"),
+                    format!("cannot read {:?}: {e}", cs.api_key_file),
+                );
+            }
+        }
+        if let Some(url) = &f.url {
+            match url::Url::parse(url) {
                 Ok(u) if u.scheme() != "https" => {
                     out.push(format!("{base}.url"), "only https:// URLs are fetched")
                 }
@@ -34,12 +57,11 @@ pub(crate) fn check(out: &mut Issues, feeds: &[FeedSpec]) {
                 }
                 Ok(_) => {}
                 Err(e) => out.push(format!("{base}.url"), format!("invalid URL: {e}")),
-            },
-            (Some(_), None) => {}
+            }
         }
         if let Some(ca) = &f.ca_file {
-            if f.url.is_none() {
-                out.push(format!("{base}.ca_file"), "ca_file needs a url");
+            if f.url.is_none() && f.crowdsec.is_none() {
+                out.push(format!("{base}.ca_file"), "ca_file needs a url or crowdsec");
             } else if let Err(e) = std::fs::metadata(ca) {
                 out.push(
                     format!("{base}.ca_file"),
@@ -101,9 +123,21 @@ mod tests {
             ("name: ''\n    file: /x", "feeds[0].name: must not be empty"),
             (
                 "name: a\n    file: /x\n    url: https://h/x",
-                "set file or url, not both",
+                "set only one of file, url and crowdsec",
             ),
-            ("name: a", "one of file or url is required"),
+            ("name: a", "one of file, url or crowdsec is required"),
+            (
+                "name: a\n    crowdsec: { lapi_url: 'ftp://h/', api_key_file: /etc/hostname }",
+                "feeds[0].crowdsec.lapi_url: scheme",
+            ),
+            (
+                "name: a\n    crowdsec: { lapi_url: 'http://h/', api_key_file: /nope }",
+                "feeds[0].crowdsec.api_key_file: cannot read",
+            ),
+            (
+                "name: a\n    crowdsec: { lapi_url: 'http://h/' }",
+                "feeds[0].crowdsec: missing field",
+            ),
             (
                 "name: a\n    url: http://h/x",
                 "feeds[0].url: only https://",

@@ -9,14 +9,10 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, SystemTime};
 
-use bytes::Bytes;
-use http::{Request, StatusCode, header};
-use http_body_util::{BodyExt, Empty, Limited};
-use hyper_util::rt::TokioIo;
+use http::{StatusCode, header};
 
 use crate::feeds::Feed;
-use crate::tls::client::BackendTls;
-use crate::tls::spec::BackendTlsSpec;
+use crate::feeds::http_get::get;
 
 /// A whole download (connect, TLS, headers, body) must finish in this.
 const DOWNLOAD_DEADLINE: Duration = Duration::from_secs(60);
@@ -32,9 +28,16 @@ pub struct Validators {
 /// Loads at once, then every `refresh`, until the feed is dropped.
 pub async fn refresh_loop(feed: std::sync::Weak<Feed>) {
     let mut validators = Validators::default();
+    let mut bouncer = crate::feeds::crowdsec::Bouncer::default();
     loop {
         let Some(strong) = feed.upgrade() else { return };
-        load_once(&strong, &mut validators).await;
+        match &strong.spec.crowdsec {
+            Some(cs) => match std::fs::read_to_string(&cs.api_key_file) {
+                Ok(key) => bouncer.poll(&strong, &cs.lapi_url, key.trim()).await,
+                Err(e) => strong.fail(&format!("crowdsec.api_key_file: {e}")),
+            },
+            None => load_once(&strong, &mut validators).await,
+        }
         let wait = strong.refresh();
         drop(strong);
         tokio::time::sleep(wait).await;
@@ -96,81 +99,41 @@ async fn download(
     url: &str,
     validators: &mut Validators,
 ) -> Result<Option<String>, String> {
-    let parsed = url::Url::parse(url).map_err(|e| format!("url: {e}"))?;
-    if parsed.scheme() != "https" {
+    if !url.starts_with("https://") {
         return Err("only https:// feeds are fetched".to_owned());
     }
-    let host = parsed.host_str().ok_or("url without host")?.to_owned();
-    let port = parsed.port_or_known_default().unwrap_or(443);
-    let tls = BackendTls::compile(&BackendTlsSpec {
-        ca: feed.spec.ca_file.clone(),
-        server_name: Some(host.trim_matches(['[', ']']).to_owned()),
-        client_certificate: None,
-        insecure_skip_verify: false,
-    })?;
-    let tcp = tokio::net::TcpStream::connect((host.trim_matches(['[', ']']), port))
-        .await
-        .map_err(|e| format!("connect {host}:{port}: {e}"))?;
-    let name = tls
-        .server_name
-        .clone()
-        .ok_or("no server name for the feed's TLS")?;
-    let stream = tls
-        .connector
-        .connect(name, tcp)
-        .await
-        .map_err(|e| format!("TLS with {host}: {e}"))?;
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-        .await
-        .map_err(|e| format!("HTTP with {host}: {e}"))?;
-    tokio::spawn(conn);
-    let target = match parsed.query() {
-        Some(q) => format!("{}?{q}", parsed.path()),
-        None => parsed.path().to_owned(),
-    };
-    let mut request = Request::get(target)
-        .header(header::HOST, parsed.host_str().unwrap_or(""))
-        .header(header::USER_AGENT, "portcullis-feeds");
+    let mut headers = Vec::new();
     // An empty list (nothing loaded yet) always asks for the full body.
     if !feed.is_empty() {
         if let Some(etag) = &validators.etag {
-            request = request.header(header::IF_NONE_MATCH, etag);
+            headers.push((header::IF_NONE_MATCH, etag.clone()));
         }
         if let Some(date) = &validators.last_modified {
-            request = request.header(header::IF_MODIFIED_SINCE, date);
+            headers.push((header::IF_MODIFIED_SINCE, date.clone()));
         }
     }
-    let request = request
-        .body(Empty::<Bytes>::new())
-        .map_err(|e| format!("request: {e}"))?;
-    let response = sender
-        .send_request(request)
-        .await
-        .map_err(|e| format!("GET {url}: {e}"))?;
-    match response.status() {
+    let answer = get(
+        url,
+        feed.spec.ca_file.as_deref(),
+        &headers,
+        feed.spec.max_bytes,
+    )
+    .await?;
+    match answer.status {
         StatusCode::NOT_MODIFIED => return Ok(None),
         StatusCode::OK => {}
         other => return Err(format!("GET {url}: status {other}")),
     }
     let header_text = |name: header::HeaderName| {
-        response
-            .headers()
+        answer
+            .headers
             .get(name)
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned)
     };
-    let etag = header_text(header::ETAG);
-    let last_modified = header_text(header::LAST_MODIFIED);
-    let limit = usize::try_from(feed.spec.max_bytes).unwrap_or(usize::MAX);
-    // hyper reports a body shorter than its Content-Length as an error:
-    // a truncated download never reaches the parser.
-    let body = Limited::new(response.into_body(), limit)
-        .collect()
-        .await
-        .map_err(|e| format!("GET {url}: body: {e}"))?
-        .to_bytes();
-    let text = String::from_utf8(body.to_vec()).map_err(|_| "the list is not UTF-8".to_owned())?;
-    validators.etag = etag;
-    validators.last_modified = last_modified;
+    let text =
+        String::from_utf8(answer.body.to_vec()).map_err(|_| "the list is not UTF-8".to_owned())?;
+    validators.etag = header_text(header::ETAG);
+    validators.last_modified = header_text(header::LAST_MODIFIED);
     Ok(Some(text))
 }

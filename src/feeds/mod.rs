@@ -5,7 +5,9 @@
 //!
 //! Feeds are process-wide ([`FeedRegistry`]): a reload with an unchanged
 //! feed spec keeps the loaded list and its refresh task.
+pub mod crowdsec;
 pub mod fetch;
+pub mod http_get;
 pub mod metrics;
 pub mod parse;
 
@@ -19,6 +21,7 @@ use arc_swap::ArcSwap;
 
 use crate::config::spec_feeds::{FeedFormat, FeedSpec};
 use crate::net::cidr_table::CidrTable;
+use crate::upstream::clock::now_ms;
 
 /// Spamhaus asks for at most one fetch an hour.
 pub const SPAMHAUS_MIN_REFRESH: Duration = Duration::from_secs(3600);
@@ -41,7 +44,9 @@ pub struct FeedStatus {
 #[derive(Debug)]
 pub struct Feed {
     pub spec: FeedSpec,
-    table: ArcSwap<CidrTable<()>>,
+    /// Prefix → expiry in `now_ms` milliseconds (`u64::MAX`: a list entry
+    /// that holds until the next list replaces it).
+    table: ArcSwap<CidrTable<u64>>,
     pub status: FeedStatus,
 }
 
@@ -54,9 +59,12 @@ impl Feed {
         }
     }
 
-    /// One atomic load and one trie walk.
+    /// One atomic load and one trie walk (a clock read only on a hit).
     pub fn contains(&self, ip: IpAddr) -> bool {
-        self.table.load().contains(ip)
+        self.table
+            .load()
+            .longest_match(ip)
+            .is_some_and(|expiry| *expiry == u64::MAX || *expiry > now_ms())
     }
 
     pub fn len(&self) -> usize {
@@ -100,7 +108,7 @@ impl Feed {
         };
         let mut table = CidrTable::new();
         for net in &parsed.nets {
-            table.insert(*net, ());
+            table.insert(*net, u64::MAX);
         }
         let entries = table.len();
         self.table.store(Arc::new(table));
@@ -121,6 +129,28 @@ impl Feed {
         }
         tracing::info!(feed = %self.spec.name, entries, duplicates = parsed.duplicates, "feed loaded");
         Ok(entries)
+    }
+
+    /// Swaps in prefixes with their own expiry (CrowdSec decisions).
+    pub fn install_entries(&self, entries: impl Iterator<Item = (ipnet::IpNet, u64)>) {
+        let started = Instant::now();
+        let mut table = CidrTable::new();
+        for (net, expiry) in entries.take(self.spec.max_entries) {
+            table.insert(net, expiry);
+        }
+        let entries = table.len();
+        self.table.store(Arc::new(table));
+        let s = &self.status;
+        s.entries.store(entries as u64, Ordering::Relaxed);
+        s.loads_ok.fetch_add(1, Ordering::Relaxed);
+        s.last_build_us.store(
+            u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
+            Ordering::Relaxed,
+        );
+        if let Ok(mut last) = s.last_error.lock() {
+            *last = None;
+        }
+        tracing::info!(feed = %self.spec.name, entries, "feed decisions applied");
     }
 
     fn fail(&self, error: &str) {
