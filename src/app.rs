@@ -52,7 +52,13 @@ pub async fn run(source: ConfigSource, config: GatewayConfig) -> Result<(), Stri
         Redaction::from_spec(access_spec),
         QUEUE_CAPACITY,
     );
-    let events = SecurityEvents::open(&config.logging.security.sink)?;
+    let mut events = SecurityEvents::open(&config.logging.security.sink)?;
+    // Remediation is read at startup (a reload changing it applies on restart).
+    let signals = config.remediation.as_ref().map(|spec| {
+        let (sink, rx) = crate::remediation::signal::SignalSink::channel();
+        events = events.clone().with_signals(sink);
+        (spec.clone(), rx)
+    });
     let shared = crate::state::redis::open_shared(&config.state, &events, &mut registry)?;
     let telemetry = Telemetry {
         access_log,
@@ -62,6 +68,14 @@ pub async fn run(source: ConfigSource, config: GatewayConfig) -> Result<(), Stri
         shared,
     };
     crate::state::redis::start_ban_sync(&config.state, &telemetry);
+    if let Some((spec, rx)) = signals {
+        tokio::spawn(crate::remediation::run(
+            spec,
+            rx,
+            Arc::clone(&telemetry.deny_list),
+            telemetry.events.clone(),
+        ));
+    }
     let snapshot = Arc::new(compile::compile_with(config, None, &telemetry).map_err(join_errors)?);
     telemetry.metrics.config_hash(&snapshot.hash);
     let current = Arc::new(ArcSwap::new(Arc::clone(&snapshot)));

@@ -24,6 +24,7 @@ pub mod observe;
 pub mod pipeline;
 pub mod policy;
 pub mod provider;
+pub mod remediation;
 pub mod route;
 pub mod state;
 pub mod tls;

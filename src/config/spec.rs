@@ -35,6 +35,9 @@ pub struct GatewayConfig {
     /// Threat feeds (lists of hostile prefixes) used by `threat_feed` policies.
     #[serde(default)]
     pub feeds: Vec<crate::config::spec_feeds::FeedSpec>,
+    /// Automated remediation: scenarios over live signals that ban clients.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remediation: Option<crate::config::spec_remediation::RemediationSpec>,
 }
 
 /// The admin listener (health, readiness; later metrics and the admin API).

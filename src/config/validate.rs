@@ -149,6 +149,9 @@ pub fn validate(cfg: &GatewayConfig) -> Vec<Issue> {
 
     crate::config::validate_redis::check(&mut out, cfg);
     crate::config::validate_feeds::check(&mut out, &cfg.feeds);
+    if let Some(r) = &cfg.remediation {
+        crate::config::validate_remediation::check(&mut out, r);
+    }
     for (i, p) in cfg.policies.iter().enumerate() {
         let base = format!("policies[{i}]");
         let kinds = [
