@@ -43,12 +43,30 @@ pub async fn run(mut provider: Box<dyn Provider>, initial: Loaded) -> Result<(),
         Redaction::from_spec(access_spec),
         QUEUE_CAPACITY,
     );
+    let mut events = SecurityEvents::open(&config.logging.security.sink)?;
+    // Remediation is read at startup (a reload changing it applies on restart).
+    let signals = config.remediation.as_ref().map(|spec| {
+        let (sink, rx) = crate::remediation::signal::SignalSink::channel();
+        events = events.clone().with_signals(sink);
+        (spec.clone(), rx)
+    });
+    let shared = crate::state::redis::open_shared(&config.state, &events, &mut registry)?;
     let telemetry = Telemetry {
         access_log,
-        events: SecurityEvents::open(&config.logging.security.sink)?,
+        events,
         metrics: Metrics::register(&mut registry),
         deny_list: Arc::default(),
+        shared,
     };
+    crate::state::redis::start_ban_sync(&config.state, &telemetry);
+    if let Some((spec, rx)) = signals {
+        tokio::spawn(crate::remediation::run(
+            spec,
+            rx,
+            Arc::clone(&telemetry.deny_list),
+            telemetry.events.clone(),
+        ));
+    }
     let snapshot = Arc::new(
         compile::compile_with(config, None, &telemetry)
             .map_err(|errors| join_errors(&origins, &errors))?,

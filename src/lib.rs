@@ -15,6 +15,7 @@
 pub mod admin;
 pub mod app;
 pub mod config;
+pub mod feeds;
 pub mod guard;
 pub mod http;
 pub mod listener;
@@ -23,6 +24,7 @@ pub mod observe;
 pub mod pipeline;
 pub mod policy;
 pub mod provider;
+pub mod remediation;
 pub mod route;
 pub mod state;
 pub mod tls;

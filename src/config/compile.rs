@@ -134,8 +134,12 @@ pub fn compile_with(
     let mut policies: HashMap<&str, Arc<Policy>> = HashMap::new();
     for (i, spec) in config.policies.iter().enumerate() {
         let previous = previous_policy(previous, &spec.name);
+        let env = crate::policy::compile::CompileEnv {
+            shared: &telemetry.shared,
+            feeds: &config.feeds,
+        };
         let kind = match spec.kind() {
-            Some(kind_spec) => crate::policy::compile::compile(&spec.name, kind_spec, previous)
+            Some(kind_spec) => crate::policy::compile::compile(&spec.name, kind_spec, previous, env)
                 .map_err(|e| (kind_spec.field(), e)),
             None => Err(("", "exactly one policy kind must be set".to_owned())),
         };

@@ -29,6 +29,15 @@ pub struct GatewayConfig {
     /// Access-log format, redaction and sinks; security event sink.
     #[serde(default)]
     pub logging: crate::config::spec_logging::LoggingSpec,
+    /// Shared state (Redis) for limits and the deny list across replicas.
+    #[serde(default)]
+    pub state: crate::config::spec_redis::StateSpec,
+    /// Threat feeds (lists of hostile prefixes) used by `threat_feed` policies.
+    #[serde(default)]
+    pub feeds: Vec<crate::config::spec_feeds::FeedSpec>,
+    /// Automated remediation: scenarios over live signals that ban clients.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remediation: Option<crate::config::spec_remediation::RemediationSpec>,
 }
 
 /// The admin listener (health, readiness; later metrics and the admin API).
@@ -519,6 +528,9 @@ pub struct PolicySpec {
     /// Forward authentication to an external service.
     #[serde(default)]
     pub external: Option<crate::config::spec_external::ExternalSpec>,
+    /// Deny (or tag) clients on a threat feed.
+    #[serde(default)]
+    pub threat_feed: Option<crate::config::spec_feeds::ThreatFeedPolicySpec>,
 }
 
 /// The kind a policy is, borrowed from its spec.
@@ -532,6 +544,7 @@ pub enum PolicyKindSpec<'a> {
     ApiKey(&'a crate::config::spec_api_key::ApiKeySpec),
     Basic(&'a crate::config::spec_basic::BasicSpec),
     External(&'a crate::config::spec_external::ExternalSpec),
+    ThreatFeed(&'a crate::config::spec_feeds::ThreatFeedPolicySpec),
 }
 
 impl PolicyKindSpec<'_> {
@@ -546,6 +559,7 @@ impl PolicyKindSpec<'_> {
             PolicyKindSpec::ApiKey(_) => "api_key",
             PolicyKindSpec::Basic(_) => "basic",
             PolicyKindSpec::External(_) => "external",
+            PolicyKindSpec::ThreatFeed(_) => "threat_feed",
         }
     }
 
@@ -588,6 +602,9 @@ impl PolicySpec {
         }
         if let Some(s) = &self.external {
             kinds.push(PolicyKindSpec::External(s));
+        }
+        if let Some(s) = &self.threat_feed {
+            kinds.push(PolicyKindSpec::ThreatFeed(s));
         }
         kinds
     }

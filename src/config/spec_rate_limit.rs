@@ -52,6 +52,9 @@ pub struct RateLimitSpec {
     /// Time-of-day windows with their own limits (when no tier matched).
     #[serde(default)]
     pub schedule: Option<ScheduleSpec>,
+    /// Where the state lives: memory (default) or Redis, and the failure mode.
+    #[serde(default)]
+    pub store: crate::config::spec_redis::LimitStoreSpec,
 }
 
 /// The attribute a tier is chosen by, and the tiers.

@@ -156,6 +156,11 @@ pub fn validate(cfg: &GatewayConfig) -> Vec<Issue> {
         out.push(issue.field, issue.message);
     }
 
+    crate::config::validate_redis::check(&mut out, cfg);
+    crate::config::validate_feeds::check(&mut out, &cfg.feeds);
+    if let Some(r) = &cfg.remediation {
+        crate::config::validate_remediation::check(&mut out, r);
+    }
     for (i, p) in cfg.policies.iter().enumerate() {
         let base = format!("policies[{i}]");
         let kinds = p.kinds();
@@ -166,7 +171,7 @@ pub fn validate(cfg: &GatewayConfig) -> Vec<Issue> {
         let Some(kind) = kinds.first() else {
             out.push(
                 &base,
-                "policy needs exactly one kind (ip_filter, rate_limit, inflight, jwt, authz, api_key, basic, external)",
+                "policy needs exactly one kind (ip_filter, rate_limit, inflight, jwt, authz, api_key, basic, external, threat_feed)",
             );
             continue;
         };
@@ -190,6 +195,9 @@ pub fn validate(cfg: &GatewayConfig) -> Vec<Issue> {
             }
             PolicyKindSpec::External(e) => {
                 crate::config::validate_auth::check_external(&mut out, &field, e)
+            }
+            PolicyKindSpec::ThreatFeed(feed) => {
+                crate::config::validate_feeds::check_policy(&mut out, &field, feed, &cfg.feeds)
             }
             PolicyKindSpec::IpFilter(f) => {
                 for (list, cidrs) in [("allow", &f.allow), ("deny", &f.deny)] {

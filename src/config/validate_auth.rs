@@ -285,7 +285,8 @@ fn reads_principal(kind: &PolicyKindSpec<'_>) -> bool {
         | PolicyKindSpec::Jwt(_)
         | PolicyKindSpec::ApiKey(_)
         | PolicyKindSpec::Basic(_)
-        | PolicyKindSpec::External(_) => false,
+        | PolicyKindSpec::External(_)
+        | PolicyKindSpec::ThreatFeed(_) => false,
     }
 }
 

@@ -329,6 +329,18 @@ impl AccessRecord {
             let client = self.client_ip.map(|ip| ip.to_string()).unwrap_or_default();
             self.events.denied(&self.listener, &client, policy, reason);
         }
+        self.events.signal(|| {
+            use std::hash::{Hash, Hasher};
+            let mut h = std::hash::DefaultHasher::new();
+            self.path.hash(&mut h);
+            Some(crate::remediation::signal::Signal {
+                ip: self.client_ip?.addr(),
+                status: self.status,
+                path_hash: h.finish(),
+                static_asset: crate::remediation::signal::is_static(&self.path),
+                reason: self.reason,
+            })
+        });
         if !self.log.is_enabled() {
             return;
         }

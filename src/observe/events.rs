@@ -19,6 +19,9 @@ pub mod action {
     pub const ADMIN_REQUEST: &str = "admin_request";
     pub const DENY_LIST_ADDED: &str = "deny_list_added";
     pub const DENY_LIST_REMOVED: &str = "deny_list_removed";
+    pub const SHARED_STORE_DOWN: &str = "shared_store_down";
+    pub const SHARED_STORE_UP: &str = "shared_store_up";
+    pub const REMEDIATION_BAN: &str = "remediation_ban";
 }
 
 /// One admin API call, for the audit trail.
@@ -36,6 +39,23 @@ pub struct AdminCall<'a> {
 #[derive(Debug, Clone)]
 pub struct SecurityEvents {
     queue: AccessLog,
+    /// Remediation's signal sink: every completed access record reaches it
+    /// through the listener's events handle (no pipeline stage involved).
+    signals: Option<crate::remediation::signal::SignalSink>,
+}
+
+/// One remediation decision, for its security event.
+#[derive(Debug)]
+pub struct RemediationDecision<'a> {
+    pub scenario: &'a str,
+    pub client_ip: &'a str,
+    /// Events in the bucket when it overflowed.
+    pub evidence: u32,
+    /// The client's offence count (escalation).
+    pub offence: u32,
+    pub ttl: std::time::Duration,
+    pub dry_run: bool,
+    pub replica: &'a str,
 }
 
 impl SecurityEvents {
@@ -43,6 +63,7 @@ impl SecurityEvents {
     pub fn stderr() -> Self {
         Self {
             queue: AccessLog::to_writer(Box::new(std::io::stderr())),
+            signals: None,
         }
     }
 
@@ -62,13 +83,57 @@ impl SecurityEvents {
     pub fn to_writer(out: Box<dyn std::io::Write + Send>) -> Self {
         Self {
             queue: AccessLog::to_writer(out),
+            signals: None,
         }
     }
 
     pub fn disabled() -> Self {
         Self {
             queue: AccessLog::disabled(),
+            signals: None,
         }
+    }
+
+    /// The same stream, also feeding remediation `signals`.
+    pub fn with_signals(mut self, signals: crate::remediation::signal::SignalSink) -> Self {
+        self.signals = Some(signals);
+        self
+    }
+
+    /// Hands one finished request to remediation (when enabled).
+    pub fn signal(&self, make: impl FnOnce() -> Option<crate::remediation::signal::Signal>) {
+        if let Some(sink) = &self.signals
+            && let Some(signal) = make()
+        {
+            sink.send(signal);
+        }
+    }
+
+    /// Signals dropped because remediation fell behind.
+    pub fn signals_dropped(&self) -> u64 {
+        self.signals.as_ref().map_or(0, |s| s.dropped())
+    }
+
+    /// A remediation scenario overflowed for a client.
+    pub fn remediation(&self, d: &RemediationDecision<'_>) {
+        self.emit(
+            "alert",
+            "intrusion_detection",
+            action::REMEDIATION_BAN,
+            if d.dry_run { "unknown" } else { "success" },
+            json!({
+                "source": {"ip": d.client_ip},
+                "rule": {"name": d.scenario},
+                "portcullis": {"remediation": {
+                    "scenario": d.scenario,
+                    "evidence": d.evidence,
+                    "offence": d.offence,
+                    "ttl_secs": d.ttl.as_secs(),
+                    "dry_run": d.dry_run,
+                    "replica": d.replica,
+                }},
+            }),
+        );
     }
 
     pub fn written(&self) -> u64 {
@@ -134,6 +199,21 @@ impl SecurityEvents {
             body["portcullis"] = json!({"admin": detail});
         }
         self.emit("event", "iam", call.action, outcome, body);
+    }
+
+    /// The shared store (Redis) became unavailable (policies switch to
+    /// their failure mode) or available again.
+    pub fn store_switch(&self, down: bool, error: &str) {
+        let (action, outcome) = if down {
+            (action::SHARED_STORE_DOWN, "failure")
+        } else {
+            (action::SHARED_STORE_UP, "success")
+        };
+        let mut body = json!({"portcullis": {"store": "redis"}});
+        if !error.is_empty() {
+            body["error"] = json!({"message": error});
+        }
+        self.emit("event", "database", action, outcome, body);
     }
 
     fn emit(&self, kind: &str, category: &str, action: &str, outcome: &str, mut body: Value) {

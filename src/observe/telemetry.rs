@@ -15,6 +15,8 @@ pub struct Telemetry {
     pub events: SecurityEvents,
     pub metrics: Arc<Metrics>,
     pub deny_list: Arc<DenyList>,
+    /// Shared stores (Redis) for limits and bans across replicas.
+    pub shared: crate::state::SharedState,
 }
 
 impl Telemetry {
@@ -25,6 +27,7 @@ impl Telemetry {
             events: SecurityEvents::disabled(),
             metrics: Metrics::detached(),
             deny_list: Arc::default(),
+            shared: crate::state::SharedState::default(),
         }
     }
 }

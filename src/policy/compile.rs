@@ -7,15 +7,24 @@ use crate::config::spec::PolicyKindSpec;
 use crate::policy::ip_filter::IpFilter;
 use crate::policy::{PolicyKind, authn, authz, inflight, rate_limit};
 
+/// What compiling a policy may need besides its spec: shared stores and
+/// the configured feeds.
+#[derive(Clone, Copy)]
+pub struct CompileEnv<'a> {
+    pub shared: &'a crate::state::SharedState,
+    pub feeds: &'a [crate::config::spec_feeds::FeedSpec],
+}
+
 pub fn compile(
     name: &str,
     spec: PolicyKindSpec<'_>,
     previous: Option<&PolicyKind>,
+    env: CompileEnv<'_>,
 ) -> Result<PolicyKind, String> {
     Ok(match spec {
         PolicyKindSpec::IpFilter(s) => PolicyKind::IpFilter(IpFilter::compile(s)?),
         PolicyKindSpec::RateLimit(s) => {
-            PolicyKind::RateLimit(rate_limit::reuse_or_compile(previous, s)?)
+            PolicyKind::RateLimit(rate_limit::reuse_or_compile(previous, name, s, env.shared)?)
         }
         PolicyKindSpec::Inflight(s) => {
             PolicyKind::Inflight(inflight::reuse_or_compile(previous, s)?)
@@ -25,5 +34,8 @@ pub fn compile(
         PolicyKindSpec::ApiKey(s) => PolicyKind::ApiKey(authn::api_key::ApiKey::compile(name, s)?),
         PolicyKindSpec::Basic(s) => PolicyKind::Basic(authn::basic::Basic::compile(name, s)?),
         PolicyKindSpec::External(s) => PolicyKind::External(authn::external::External::compile(s)?),
+        PolicyKindSpec::ThreatFeed(s) => PolicyKind::ThreatFeed(
+            crate::policy::threat_feed::ThreatFeed::compile(s, env.feeds, &env.shared.feeds)?,
+        ),
     })
 }

@@ -5,6 +5,8 @@
 //! `ArcSwap`, rebuilt from the entry map on every change (changes are rare,
 //! lookups are per request). Expiry is checked on hit, so an entry stops
 //! blocking the moment its TTL ends even before the next rebuild prunes it.
+//! Changes made here are announced (`subscribe`) so a shared store can
+//! carry them to other replicas; entries from it arrive through `mirror`.
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -17,7 +19,11 @@ use serde::Serialize;
 
 use crate::listener::client_ip::ClientIp;
 use crate::net::cidr_table::{CidrTable, parse_cidr};
+use crate::state::bans::{Ban, BanChange, unix_ms};
 use crate::upstream::clock::now_ms;
+
+/// Changes a slow subscriber may lag behind before it must resync.
+const CHANGE_BACKLOG: usize = 1024;
 
 /// Bound on entries, so a runaway automation cannot grow memory without end.
 pub const MAX_ENTRIES: usize = 100_000;
@@ -44,16 +50,75 @@ impl DenyEntry {
         self.expires_ms
             .map(|d| d.saturating_sub(now_ms()) as f64 / 1000.0)
     }
+
+    /// The entry as a store holds it (wall-clock expiry).
+    pub fn to_ban(&self) -> Ban {
+        let now = now_ms();
+        Ban {
+            cidr: self.cidr.clone(),
+            reason: self.reason.clone(),
+            added_by: self.added_by.clone(),
+            expires_unix_ms: self
+                .expires_ms
+                .map(|d| unix_ms().saturating_add(d.saturating_sub(now))),
+        }
+    }
 }
 
 /// The shared deny list; one per process, surviving config reloads.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct DenyList {
     table: ArcSwap<CidrTable<Arc<DenyEntry>>>,
     entries: Mutex<BTreeMap<IpNet, Arc<DenyEntry>>>,
+    changes: tokio::sync::broadcast::Sender<BanChange>,
+}
+
+impl Default for DenyList {
+    fn default() -> Self {
+        Self {
+            table: ArcSwap::default(),
+            entries: Mutex::default(),
+            changes: tokio::sync::broadcast::channel(CHANGE_BACKLOG).0,
+        }
+    }
 }
 
 impl DenyList {
+    /// Changes made on this replica (not those arriving through `mirror`).
+    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<BanChange> {
+        self.changes.subscribe()
+    }
+
+    /// Replaces every entry with `bans` (the shared store's full set);
+    /// expired or unparsable bans are skipped. Not announced.
+    pub fn mirror(&self, bans: &[Ban]) {
+        let now_unix = unix_ms();
+        let now = now_ms();
+        let mut fresh = BTreeMap::new();
+        for ban in bans.iter().filter(|b| b.live_at(now_unix)) {
+            let Ok(net) = parse_cidr(&ban.cidr) else {
+                continue;
+            };
+            if fresh.len() >= MAX_ENTRIES {
+                break;
+            }
+            let expires_ms = ban
+                .ttl_at(now_unix)
+                .map(|t| now.saturating_add(u64::try_from(t.as_millis()).unwrap_or(u64::MAX)));
+            let entry = DenyEntry {
+                cidr: net.to_string(),
+                reason: ban.reason.chars().take(256).collect(),
+                added_by: ban.added_by.chars().take(256).collect(),
+                expires_ms,
+            };
+            fresh.insert(net, Arc::new(entry));
+        }
+        if let Ok(mut entries) = self.lock() {
+            *entries = fresh;
+            self.publish(&entries);
+        }
+    }
+
     /// The live entry blocking `ip`, if any (one trie lookup, no lock).
     pub fn check(&self, ip: ClientIp) -> Option<Arc<DenyEntry>> {
         self.check_addr(ip.addr())
@@ -94,6 +159,9 @@ impl DenyList {
         }
         entries.insert(net, Arc::new(entry.clone()));
         self.publish(&entries);
+        drop(entries);
+        // No subscriber is fine (no shared store configured).
+        let _ = self.changes.send(BanChange::Added(entry.to_ban()));
         Ok(entry)
     }
 
@@ -104,6 +172,10 @@ impl DenyList {
         let removed = entries.remove(&net).is_some();
         prune(&mut entries);
         self.publish(&entries);
+        drop(entries);
+        if removed {
+            let _ = self.changes.send(BanChange::Removed(net.to_string()));
+        }
         Ok(removed)
     }
 

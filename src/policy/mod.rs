@@ -19,6 +19,7 @@ pub mod inflight;
 pub mod ip_filter;
 pub mod principal;
 pub mod rate_limit;
+pub mod threat_feed;
 
 use std::sync::Arc;
 
@@ -74,6 +75,7 @@ pub enum PolicyKind {
     ApiKey(authn::api_key::ApiKey),
     Basic(authn::basic::Basic),
     External(authn::external::External),
+    ThreatFeed(threat_feed::ThreatFeed),
 }
 
 impl Policy {
@@ -86,7 +88,8 @@ impl Policy {
             | PolicyKind::Jwt(_)
             | PolicyKind::Authz(_)
             | PolicyKind::ApiKey(_)
-            | PolicyKind::Basic(_) => Phases::REQUEST_HEAD,
+            | PolicyKind::Basic(_)
+            | PolicyKind::ThreatFeed(_) => Phases::REQUEST_HEAD,
             // With the body it decides once the body is buffered.
             PolicyKind::External(e) if e.body_budget().is_some() => Phases::REQUEST_BODY,
             PolicyKind::External(_) => Phases::REQUEST_HEAD,
@@ -129,7 +132,8 @@ impl Policy {
             | PolicyKind::Jwt(_)
             | PolicyKind::ApiKey(_)
             | PolicyKind::Basic(_)
-            | PolicyKind::External(_) => false,
+            | PolicyKind::External(_)
+            | PolicyKind::ThreatFeed(_) => false,
         }
     }
 
@@ -152,7 +156,8 @@ impl Policy {
             | PolicyKind::Jwt(_)
             | PolicyKind::Authz(_)
             | PolicyKind::ApiKey(_)
-            | PolicyKind::Basic(_) => Decision::Continue,
+            | PolicyKind::Basic(_)
+            | PolicyKind::ThreatFeed(_) => Decision::Continue,
         }
     }
 
@@ -191,7 +196,8 @@ impl Policy {
             | PolicyKind::Authz(_)
             | PolicyKind::ApiKey(_)
             | PolicyKind::Basic(_)
-            | PolicyKind::External(_) => Decision::Continue,
+            | PolicyKind::External(_)
+            | PolicyKind::ThreatFeed(_) => Decision::Continue,
         }
     }
 
@@ -211,7 +217,8 @@ impl Policy {
             | PolicyKind::Authz(_)
             | PolicyKind::ApiKey(_)
             | PolicyKind::Basic(_)
-            | PolicyKind::External(_) => Decision::Continue,
+            | PolicyKind::External(_)
+            | PolicyKind::ThreatFeed(_) => Decision::Continue,
         }
     }
 
@@ -236,7 +243,7 @@ impl Policy {
             },
             PolicyKind::RateLimit(limit) => {
                 use rate_limit::Outcome;
-                match limit.check(input) {
+                match limit.decide(input).await {
                     Outcome::Allow => Decision::Continue,
                     Outcome::Delay(wait) => {
                         tokio::time::sleep(wait).await;
@@ -307,6 +314,17 @@ impl Policy {
                 authz::Verdict::Deny(rule) => Decision::Reject(Rejection::Denied {
                     policy: Arc::clone(&self.name),
                     rule,
+                }),
+            },
+            PolicyKind::ThreatFeed(feeds) => match feeds.check(input.client_ip) {
+                None => Decision::Continue,
+                Some(_) if feeds.action() == crate::config::spec_feeds::FeedAction::Tag => {
+                    ctx.note = Some((Arc::clone(&self.name), "threat_feed_tagged"));
+                    Decision::Continue
+                }
+                Some(_) => Decision::Reject(Rejection::Forbidden {
+                    policy: Arc::clone(&self.name),
+                    reason: "threat_feed",
                 }),
             },
             PolicyKind::IpFilter(filter) => match filter.check(input.client_ip) {

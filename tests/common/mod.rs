@@ -5,6 +5,7 @@
 pub mod attack;
 pub mod idp;
 pub mod prom;
+pub mod redis;
 pub mod schema;
 pub mod tls;
 

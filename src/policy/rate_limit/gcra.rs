@@ -73,6 +73,25 @@ impl Gcra {
         }
     }
 
+    /// `(interval, tolerance, max_delay)` in nanoseconds, for a store that
+    /// runs the same algorithm elsewhere (the Redis script).
+    pub fn params(&self) -> (u64, u64, u64) {
+        (self.interval, self.tolerance, self.max_delay)
+    }
+
+    /// The same limit for one of `n` replicas sharing it: rate and burst
+    /// ÷ n (at least one request of burst).
+    pub fn divided(&self, n: u64) -> Self {
+        let n = n.max(1);
+        let burst = (self.tolerance / self.interval / n).max(1);
+        let interval = self.interval.saturating_mul(n);
+        Self {
+            interval,
+            tolerance: interval.saturating_mul(burst),
+            max_delay: self.max_delay,
+        }
+    }
+
     /// Gives back one accepted request (when a later limit rejected it).
     pub fn refund(&self, tat: &mut u64) {
         *tat = tat.saturating_sub(self.interval);

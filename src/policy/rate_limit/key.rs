@@ -2,7 +2,9 @@
 //! allocating. Client IPs are aggregated to a prefix first.
 //!
 //! The hash is SipHash with a per-limiter random key, so clients cannot
-//! choose values that collide with another client's key.
+//! choose values that collide with another client's key; a limit shared by
+//! replicas (Redis store) uses HMAC with their shared secret instead
+//! ([`KeyBuilder::shared`]), so every replica computes the same key.
 
 use std::hash::{BuildHasher, Hash, Hasher, RandomState};
 use std::net::IpAddr;
@@ -11,6 +13,16 @@ use http::HeaderName;
 
 use crate::config::spec_rate_limit::{KeyPartSpec, MissingKey};
 use crate::policy::PolicyInput;
+use crate::state::key_hash::SharedKeyHasher;
+
+/// Which keyed hash turns key parts into a key.
+#[derive(Debug, Clone)]
+enum KeyHash {
+    /// Per-process random SipHash (memory store).
+    Local(RandomState),
+    /// HMAC with the replicas' shared secret (shared store).
+    Shared(SharedKeyHasher),
+}
 
 #[derive(Debug, Clone)]
 pub enum KeyPart {
@@ -43,7 +55,7 @@ pub struct KeyBuilder {
     missing: MissingKey,
     /// Mixes the route name in (scope `route`).
     per_route: bool,
-    hasher: RandomState,
+    hasher: KeyHash,
 }
 
 /// A key, or why there is none.
@@ -89,7 +101,7 @@ impl KeyBuilder {
             v6_prefix,
             missing,
             per_route,
-            hasher: RandomState::new(),
+            hasher: KeyHash::Local(RandomState::new()),
         })
     }
 
@@ -98,8 +110,20 @@ impl KeyBuilder {
         self.parts.iter().any(KeyPart::reads_principal)
     }
 
+    /// The same builder hashing with the replicas' shared secret.
+    pub fn shared(mut self, hasher: SharedKeyHasher) -> Self {
+        self.hasher = KeyHash::Shared(hasher);
+        self
+    }
+
     pub fn key(&self, input: &PolicyInput<'_>) -> KeyOutcome {
-        let mut h = self.hasher.build_hasher();
+        match &self.hasher {
+            KeyHash::Local(state) => self.key_with(input, state.build_hasher()),
+            KeyHash::Shared(shared) => self.key_with(input, shared.hasher()),
+        }
+    }
+
+    fn key_with(&self, input: &PolicyInput<'_>, mut h: impl Hasher) -> KeyOutcome {
         if self.per_route {
             h.write_u8(0xfe);
             input.route.hash(&mut h);

@@ -215,13 +215,13 @@ fn rejection_carries_headers() {
 #[test]
 fn unchanged_spec_reuses_state_on_reload() {
     let s = spec(&[(1, 60, 1)], vec![KeyPartSpec::ClientIp]);
-    let first = reuse_or_compile(None, &s).unwrap();
+    let first = reuse_or_compile(None, "p", &s, &SharedState::default()).unwrap();
     let kind = crate::policy::PolicyKind::RateLimit(Arc::clone(&first));
-    let again = reuse_or_compile(Some(&kind), &s).unwrap();
+    let again = reuse_or_compile(Some(&kind), "p", &s, &SharedState::default()).unwrap();
     assert!(Arc::ptr_eq(&first, &again));
     let mut changed = s.clone();
     changed.limits[0].rate = 2;
-    let fresh = reuse_or_compile(Some(&kind), &changed).unwrap();
+    let fresh = reuse_or_compile(Some(&kind), "p", &changed, &SharedState::default()).unwrap();
     assert!(!Arc::ptr_eq(&first, &fresh));
 }
 
