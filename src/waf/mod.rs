@@ -4,4 +4,5 @@
 //! parser, rule model, variables, actions and engine sit beside them.
 pub mod body;
 pub mod operator;
+pub mod seclang;
 pub mod transform;
