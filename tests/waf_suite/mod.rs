@@ -190,6 +190,13 @@ fn stage(y: &Yaml) -> Stage {
     let autocomplete = input["autocomplete_headers"].as_bool().unwrap_or(true);
     let has = |h: &[(String, String)], n: &str| h.iter().any(|(k, _)| k.eq_ignore_ascii_case(n));
     if autocomplete {
+        // go-ftw sends a form body type for data without one.
+        if !body.is_empty() && !has(&headers, "content-type") {
+            headers.push((
+                "Content-Type".into(),
+                "application/x-www-form-urlencoded".into(),
+            ));
+        }
         if !body.is_empty() && !has(&headers, "content-length") {
             headers.push(("Content-Length".into(), body.len().to_string()));
         }
