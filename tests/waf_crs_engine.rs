@@ -35,12 +35,17 @@ SecAction "id:900340,phase:1,pass,t:none,nolog,setvar:tx.max_file_size=64100"
 SecAction "id:900350,phase:1,pass,t:none,nolog,setvar:tx.combined_file_sizes=65535"
 "#;
 
+/// `WAF_SUITE_MODE=detect` runs the suite with `SecRuleEngine DetectionOnly`.
 pub fn suite_engine() -> Engine {
     let crs = crs_dir();
+    let mut settings = SUITE_SETTINGS.to_string();
+    if std::env::var("WAF_SUITE_MODE").as_deref() == Ok("detect") {
+        settings.push_str("SecRuleEngine DetectionOnly\n");
+    }
     let sources = vec![
         RuleSource::Text {
             name: PathBuf::from("<suite settings>"),
-            text: SUITE_SETTINGS.into(),
+            text: settings,
         },
         RuleSource::Files(crs.join("crs-setup.conf.example")),
         RuleSource::Text {
