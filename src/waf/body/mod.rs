@@ -6,10 +6,14 @@
 //! (ModSecurity's `REQBODY_ERROR` / `REQBODY_ERROR_MSG`).
 
 mod multipart;
+mod multipart_boundary;
+mod multipart_disposition;
+#[cfg(test)]
+mod multipart_tests;
 mod urlencoded;
 mod xml;
 
-pub use multipart::{FilePart, MultipartFacts};
+pub use multipart::{FilePart, MultipartFacts, multipart};
 pub use urlencoded::urlencoded;
 pub use xml::XmlDoc;
 
