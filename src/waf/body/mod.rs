@@ -5,13 +5,19 @@
 //! cannot be parsed still yields what was parsed before the fault, plus `error`
 //! (ModSecurity's `REQBODY_ERROR` / `REQBODY_ERROR_MSG`).
 
+mod json;
 mod multipart;
+mod multipart_boundary;
+mod multipart_disposition;
+#[cfg(test)]
+mod multipart_tests;
 mod urlencoded;
 mod xml;
 
-pub use multipart::{FilePart, MultipartFacts};
+pub use json::json;
+pub use multipart::{FilePart, MultipartFacts, multipart};
 pub use urlencoded::urlencoded;
-pub use xml::XmlDoc;
+pub use xml::{XmlDoc, xml};
 
 /// Bounds applied while parsing (ModSecurity: `SecArgumentsLimit`,
 /// `SecRequestBodyJsonDepthLimit`, libxml2's depth limit, part header size).
