@@ -87,8 +87,11 @@ pub fn collect<'a>(parsed: Option<&'a ParsedBody>, target: &Target, out: &mut Ve
         _ if is_flag(c) => {
             let facts = parsed.multipart.clone().unwrap_or_default();
             let on = match c {
-                C::MultipartStrictError => strict_error(&facts, parsed.error.is_some()),
-                C::MultipartUnmatchedBoundary => facts.unmatched_boundary,
+                C::MultipartStrictError => facts.strict_error(parsed.error.is_some()),
+                C::MultipartUnmatchedBoundary => {
+                    out.push(number(c, usize::from(facts.unmatched_boundary)));
+                    return;
+                }
                 C::MultipartBoundaryQuoted => facts.boundary_quoted,
                 C::MultipartBoundaryWhitespace => facts.boundary_whitespace,
                 C::MultipartDataBefore => facts.data_before,
@@ -111,21 +114,4 @@ pub fn collect<'a>(parsed: Option<&'a ParsedBody>, target: &Target, out: &mut Ve
 
 fn is_flag(c: Collection) -> bool {
     c.name().starts_with("MULTIPART_") && c != Collection::MultipartPartHeaders
-}
-
-/// ModSecurity's MULTIPART_STRICT_ERROR: any of the strict flags, or a
-/// parse error of the multipart body.
-fn strict_error(f: &crate::waf::body::MultipartFacts, body_error: bool) -> bool {
-    body_error
-        || f.boundary_quoted
-        || f.boundary_whitespace
-        || f.data_before
-        || f.data_after
-        || f.header_folding
-        || f.lf_line
-        || f.missing_semicolon
-        || f.invalid_quoting
-        || f.invalid_part
-        || f.invalid_header_folding
-        || f.file_limit_exceeded
 }

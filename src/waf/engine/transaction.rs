@@ -115,12 +115,12 @@ impl<'e> Transaction<'e> {
                     settings.argument_separator,
                     &limits,
                 )),
-                // Multipart, JSON and XML processors are wired as they land.
-                Some(BodyProcessor::Multipart | BodyProcessor::Json | BodyProcessor::Xml)
-                | None => {
-                    let _ = &content_type;
-                    None
+                Some(BodyProcessor::Multipart) => {
+                    Some(body::multipart(body_bytes, &content_type, &limits))
                 }
+                Some(BodyProcessor::Json) => Some(body::json(body_bytes, &limits)),
+                Some(BodyProcessor::Xml) => Some(body::xml(body_bytes, &limits)),
+                None => None,
             };
             if let Some(mut parsed) = parsed {
                 req.body_error = parsed.error.take();
