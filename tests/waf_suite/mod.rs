@@ -183,32 +183,18 @@ fn stage(y: &Yaml) -> Stage {
             }
         }
     }
-    let body = text(&input["data"])
+    let mut body = text(&input["data"])
         .map(|d| expand_template(&d))
         .unwrap_or_default()
         .into_bytes();
     let autocomplete = input["autocomplete_headers"].as_bool().unwrap_or(true);
-    let has = |h: &[(String, String)], n: &str| h.iter().any(|(k, _)| k.eq_ignore_ascii_case(n));
-    if autocomplete {
-        // go-ftw sends a form body type for data without one.
-        if !body.is_empty() && !has(&headers, "content-type") {
-            headers.push((
-                "Content-Type".into(),
-                "application/x-www-form-urlencoded".into(),
-            ));
-        }
-        if !body.is_empty() && !has(&headers, "content-length") {
-            headers.push(("Content-Length".into(), body.len().to_string()));
-        }
-        if !has(&headers, "connection") {
-            headers.push(("Connection".into(), "close".into()));
-        }
-    }
+    let method = text(&input["method"]).unwrap_or_else(|| "GET".into());
+    complete_like_go_ftw(&method, &mut headers, &mut body, autocomplete);
     let raw = text(&input["encoded_request"]).and_then(|b| decode_base64(&b));
     let log = &output["log"];
     Stage {
         request: Request {
-            method: text(&input["method"]).unwrap_or_else(|| "GET".into()),
+            method,
             uri: text(&input["uri"]).unwrap_or_else(|| "/".into()),
             version: text(&input["version"]).unwrap_or_else(|| "HTTP/1.1".into()),
             headers,
@@ -226,6 +212,116 @@ fn stage(y: &Yaml) -> Stage {
             error: output["expect_error"].as_bool().unwrap_or(false),
         },
     }
+}
+
+/// What go-ftw (ftwhttp/request.go) does to a request before sending it:
+/// with autocompletion, a form Content-Type when none is set and the form
+/// data URL-encoded pair by pair unless it already is; multipart bodies get
+/// every LF turned into CRLF (always); then `Connection: close` and a
+/// `Content-Length` for a body or a body method, unless already present.
+fn complete_like_go_ftw(
+    method: &str,
+    headers: &mut Vec<(String, String)>,
+    body: &mut Vec<u8>,
+    autocomplete: bool,
+) {
+    let has = |h: &[(String, String)], n: &str| h.iter().any(|(k, _)| k.eq_ignore_ascii_case(n));
+    let get = |h: &[(String, String)], n: &str| {
+        h.iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(n))
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    };
+    if !body.is_empty() && autocomplete {
+        if !has(headers, "content-type") {
+            headers.push((
+                "Content-Type".into(),
+                "application/x-www-form-urlencoded".into(),
+            ));
+        }
+        if get(headers, "content-type") == "application/x-www-form-urlencoded"
+            && query_unescape(body).as_deref() == Some(body.as_slice())
+        {
+            *body = encode_form(body);
+        }
+    }
+    if get(headers, "content-type").starts_with("multipart/form-data;") {
+        let mut crlf = Vec::with_capacity(body.len() + 64);
+        for &b in body.iter() {
+            if b == b'\n' {
+                crlf.push(b'\r');
+            }
+            crlf.push(b);
+        }
+        *body = crlf;
+    }
+    if autocomplete {
+        if !has(headers, "connection") {
+            headers.push(("Connection".into(), "close".into()));
+        }
+        let body_method = method.starts_with("POST")
+            || method.contains("PUT")
+            || method.contains("PATCH")
+            || method.ends_with("DELETE");
+        if (!body.is_empty() || body_method) && !has(headers, "content-length") {
+            headers.push(("Content-Length".into(), body.len().to_string()));
+        }
+    }
+}
+
+/// Go's `url.QueryUnescape`: `None` on a bad escape.
+fn query_unescape(data: &[u8]) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(data.len());
+    let mut i = 0;
+    while i < data.len() {
+        match data[i] {
+            b'%' => {
+                let hex = data.get(i + 1..i + 3)?;
+                let v = u8::from_str_radix(std::str::from_utf8(hex).ok()?, 16).ok()?;
+                out.push(v);
+                i += 3;
+            }
+            b'+' => {
+                out.push(b' ');
+                i += 1;
+            }
+            b => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    Some(out)
+}
+
+/// Go's `url.QueryEscape` applied to each key and value of `k=v&k=v`.
+fn encode_form(data: &[u8]) -> Vec<u8> {
+    let escape = |s: &[u8], out: &mut Vec<u8>| {
+        for &b in s {
+            match b {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => out.push(b),
+                b' ' => out.push(b'+'),
+                _ => out.extend_from_slice(format!("%{b:02X}").as_bytes()),
+            }
+        }
+    };
+    let mut out = Vec::with_capacity(data.len() * 2);
+    // Like go-ftw's loop, a trailing '&' ends the data rather than adding an empty pair.
+    let data = data.strip_suffix(b"&").unwrap_or(data);
+    for (n, token) in data.split(|&b| b == b'&').enumerate() {
+        if n > 0 {
+            out.push(b'&');
+        }
+        match token.iter().position(|&b| b == b'=') {
+            Some(eq) => {
+                escape(&token[..eq], &mut out);
+                out.push(b'=');
+                escape(&token[eq + 1..], &mut out);
+            }
+            None => escape(token, &mut out),
+        }
+    }
+    out
 }
 
 /// go-ftw's `{{ "x" | repeat N }}` templates.
