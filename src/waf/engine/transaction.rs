@@ -107,7 +107,14 @@ impl<'e> Transaction<'e> {
             let settings = &engine.rules.settings;
             let req = &mut self.req;
             req.body_length = body_bytes.len();
-            req.body = body_bytes.to_vec();
+            // REQUEST_BODY holds the raw body only for URL-encoded bodies,
+            // unparsed ones and `ctl:forceRequestBodyVariable` (as in
+            // ModSecurity): JSON/XML/multipart are inspected as parsed values.
+            if matches!(req.processor, None | Some(BodyProcessor::UrlEncoded))
+                || self.force_body_variable
+            {
+                req.body = body_bytes.to_vec();
+            }
             let content_type = req.header("content-type").unwrap_or_default().to_vec();
             let parsed = match req.processor {
                 Some(BodyProcessor::UrlEncoded) => Some(body::urlencoded(
