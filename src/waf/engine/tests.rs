@@ -187,3 +187,13 @@ fn rule_errors_name_file_line_and_directive() {
     .unwrap_err();
     assert!(err.to_string().contains("chain"), "{err}");
 }
+
+#[test]
+fn logged_data_is_escaped_and_bounded() {
+    use super::transaction::log_escape;
+    assert_eq!(
+        log_escape(b"a\r\n\"b\\\xff", 100),
+        "a\\x0d\\x0a\\\"b\\\\\\xff"
+    );
+    assert_eq!(log_escape(&[b'x'; 600], 512).len(), 512);
+}

@@ -107,12 +107,16 @@ impl<'e> Transaction<'e> {
             let settings = &engine.rules.settings;
             let req = &mut self.req;
             req.body_length = body_bytes.len();
-            // REQUEST_BODY holds the raw body only for URL-encoded bodies,
-            // unparsed ones and `ctl:forceRequestBodyVariable` (as in
-            // ModSecurity): JSON/XML/multipart are inspected as parsed values.
-            if matches!(req.processor, None | Some(BodyProcessor::UrlEncoded))
-                || self.force_body_variable
-            {
+            // REQUEST_BODY holds the raw body for URL-encoded, JSON and
+            // unparsed bodies and after `ctl:forceRequestBodyVariable`, as in
+            // Coraza and the CRS suite: XML and multipart bodies are
+            // inspected only as parsed values (element names and part
+            // framing are not data).
+            let raw_body = matches!(
+                req.processor,
+                None | Some(BodyProcessor::UrlEncoded | BodyProcessor::Json)
+            );
+            if raw_body || self.force_body_variable {
                 req.body = body_bytes.to_vec();
             }
             let content_type = req.header("content-type").unwrap_or_default().to_vec();
@@ -296,13 +300,13 @@ impl<'e> Transaction<'e> {
             .actions
             .msg
             .as_ref()
-            .map(|m| String::from_utf8_lossy(&self.expand(m)).into_owned())
+            .map(|m| log_escape(&self.expand(m), MAX_LOGGED_BYTES))
             .unwrap_or_default();
         let data = rule
             .actions
             .logdata
             .as_ref()
-            .map(|m| String::from_utf8_lossy(&self.expand(m)).into_owned())
+            .map(|m| log_escape(&self.expand(m), MAX_LOGGED_BYTES))
             .unwrap_or_default();
         if let Some(sev) = rule.actions.severity {
             self.state.highest_severity =
@@ -333,4 +337,23 @@ impl<'e> Transaction<'e> {
             _ => {}
         }
     }
+}
+
+/// ModSecurity logs at most this much of `msg`/`logdata`.
+const MAX_LOGGED_BYTES: usize = 512;
+
+/// Printable ASCII as is, `"` and `\` escaped, every other byte as `\xHH`
+/// (as ModSecurity writes log data), cut at `limit` input bytes: a log line
+/// never carries raw control characters or invalid UTF-8.
+pub fn log_escape(bytes: &[u8], limit: usize) -> String {
+    let mut out = String::with_capacity(bytes.len().min(limit) + 8);
+    for &b in bytes.iter().take(limit) {
+        match b {
+            b'"' => out.push_str("\\\""),
+            b'\\' => out.push_str("\\\\"),
+            0x20..=0x7e => out.push(char::from(b)),
+            _ => out.push_str(&format!("\\x{b:02x}")),
+        }
+    }
+    out
 }
