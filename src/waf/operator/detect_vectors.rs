@@ -66,3 +66,27 @@ fn agrees_with_c_libinjection() {
         mismatches.join("\n")
     );
 }
+
+#[test]
+fn survives_mutated_inputs() {
+    let seeds: [&[u8]; 4] = [
+        b"1' UNION SELECT a,b FROM t WHERE x=0x41 -- c",
+        b"<img src=x onerror=alert(1)><script>a</script>",
+        b"\"/**/or/*!50000 1*/=1#\n`x`",
+        b"<a href=\"javascript&#58;x\" style='a:b'>&lt;",
+    ];
+    let mut rng = fastrand::Rng::with_seed(5);
+    for round in 0..8_000 {
+        let mut data = seeds[round % seeds.len()].to_vec();
+        for _ in 0..rng.usize(1..8) {
+            let at = rng.usize(0..=data.len());
+            match rng.u8(0..3) {
+                0 => data.insert(at, rng.u8(..)),
+                1 => data.truncate(at),
+                _ => data.insert(at, b"'\"`<>/*-#;=()\\&\0\n"[rng.usize(0..17)]),
+            }
+        }
+        let _ = detect::DetectSqli.evaluate(&data, None, None);
+        let _ = detect::DetectXss.evaluate(&data, None, None);
+    }
+}
