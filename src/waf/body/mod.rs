@@ -11,6 +11,8 @@ mod multipart_boundary;
 mod multipart_disposition;
 #[cfg(test)]
 mod multipart_tests;
+#[cfg(test)]
+mod mutation_tests;
 mod urlencoded;
 mod xml;
 

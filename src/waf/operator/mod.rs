@@ -5,6 +5,8 @@
 //! (`%{tx.x}`) use the engine's expanded text when it is given.
 
 mod detect;
+#[cfg(test)]
+mod detect_vectors;
 mod ip_match;
 mod literal;
 mod numeric;

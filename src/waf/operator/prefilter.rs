@@ -13,6 +13,7 @@ const MIN_LITERAL_LEN: usize = 3;
 pub fn regex_literals(pattern: &str) -> Option<Vec<Vec<u8>>> {
     let hir = ParserBuilder::new()
         .dot_matches_new_line(true)
+        .multi_line(true)
         .unicode(false)
         .utf8(false)
         .build()

@@ -1,5 +1,5 @@
-//! `@rx`: a regular expression on raw bytes, PCRE-like flags of ModSecurity (`.` matches
-//! newline), bytes not UTF-8 (`\w`, `\d`, `.` are ASCII/byte classes), linear-time matching.
+//! `@rx`: a regular expression on raw bytes with ModSecurity's PCRE flags (`.` matches
+//! newline, `^`/`$` also match at line ends), bytes not UTF-8 (`\w`, `\d`, `.` are ASCII/byte classes), linear-time matching.
 
 use super::{Captures, Operator, prefilter};
 use regex::bytes::{Regex, RegexBuilder};
@@ -37,6 +37,7 @@ fn build(pattern: &str) -> Result<Regex, String> {
     let builder = |unicode: bool| {
         RegexBuilder::new(pattern)
             .dot_matches_new_line(true)
+            .multi_line(true)
             .unicode(unicode)
             .size_limit(SIZE_LIMIT)
             .dfa_size_limit(SIZE_LIMIT)
@@ -102,6 +103,13 @@ mod tests {
                 .unwrap()
                 .evaluate("é".as_bytes(), None, None)
         );
+    }
+
+    #[test]
+    fn anchors_match_at_line_ends_like_pcre_multiline() {
+        let rx = Rx::compile("^select$").unwrap();
+        assert!(rx.evaluate(b"x\nselect\ny", None, None));
+        assert!(!rx.evaluate(b"xselect", None, None));
     }
 
     #[test]
