@@ -6,7 +6,7 @@ mod waf_suite;
 
 use portcullis::waf::engine::{Connection, Engine, RuleSource, Transaction};
 use std::path::PathBuf;
-use waf_suite::{Observed, Request, albedo, crs_dir, load_cases, parse_raw};
+use waf_suite::{Case, Observed, Request, albedo, crs_dir, load_cases, load_cases_from, parse_raw};
 
 /// ModSecurity base settings and CRS settings the suite expects
 /// (`shared/waf/README.md`), plus the recommended 200002/200003 refusals.
@@ -37,6 +37,15 @@ SecAction "id:900350,phase:1,pass,t:none,nolog,setvar:tx.combined_file_sizes=655
 
 /// `WAF_SUITE_MODE=detect` runs the suite with `SecRuleEngine DetectionOnly`.
 pub fn suite_engine() -> Engine {
+    engine_with(true)
+}
+
+/// The CRS with its own defaults (PL 1 blocking), for the benign corpus.
+fn pl1_engine() -> Engine {
+    engine_with(false)
+}
+
+fn engine_with(suite_crs_settings: bool) -> Engine {
     let crs = crs_dir();
     let mut settings = SUITE_SETTINGS.to_string();
     if std::env::var("WAF_SUITE_MODE").as_deref() == Ok("detect") {
@@ -50,7 +59,11 @@ pub fn suite_engine() -> Engine {
         RuleSource::Files(crs.join("crs-setup.conf.example")),
         RuleSource::Text {
             name: PathBuf::from("<suite crs settings>"),
-            text: SUITE_CRS_SETTINGS.into(),
+            text: if suite_crs_settings {
+                SUITE_CRS_SETTINGS.into()
+            } else {
+                String::new()
+            },
         },
         RuleSource::Files(crs.join("rules/*.conf")),
     ];
@@ -124,28 +137,49 @@ fn crs_loads_unmodified() {
     assert!(count > 600, "only {count} rules loaded");
 }
 
-#[test]
-fn crs_regression_suite_in_process() {
-    let engine = suite_engine();
-    let cases = load_cases(&crs_dir());
-    let filter = std::env::var("WAF_SUITE_FILTER").ok();
+/// Runs `cases`; returns (passed, total, failures with reasons).
+fn run_cases(engine: &Engine, cases: &[Case], filter: Option<&str>) -> (usize, usize, Vec<String>) {
     let mut passed = 0;
-    let mut failures = Vec::new();
     let mut total = 0;
-    for case in &cases {
-        if filter.as_deref().is_some_and(|f| !case.name.starts_with(f)) {
+    let mut failures = Vec::new();
+    for case in cases {
+        if filter.is_some_and(|f| !case.name.starts_with(f)) {
             continue;
         }
         total += 1;
         let reason = case
             .stages
             .iter()
-            .find_map(|stage| stage.expect.verdict(&run_stage(&engine, &stage.request)));
+            .find_map(|stage| stage.expect.verdict(&run_stage(engine, &stage.request)));
         match reason {
             None => passed += 1,
             Some(r) => failures.push(format!("{}: {r}", case.name)),
         }
     }
+    (passed, total, failures)
+}
+
+#[test]
+fn benign_corpus_passes_at_pl1() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/waf_benign");
+    let cases = load_cases_from(&dir);
+    let stages: usize = cases.iter().map(|c| c.stages.len()).sum();
+    assert!(stages >= 20, "benign corpus missing ({stages} requests)");
+    let (passed, total, failures) = run_cases(&pl1_engine(), &cases, None);
+    println!("benign corpus at PL1: {passed}/{total} passed");
+    assert!(
+        failures.is_empty(),
+        "false positives at PL1:\n{}",
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn crs_regression_suite_in_process() {
+    let engine = suite_engine();
+    let cases = load_cases(&crs_dir());
+    let filter = std::env::var("WAF_SUITE_FILTER").ok();
+    let (passed, total, failures) = run_cases(&engine, &cases, filter.as_deref());
     for f in &failures {
         println!("FAIL {f}");
     }

@@ -109,8 +109,13 @@ impl Expect {
 
 /// Every test of every YAML file under `tests/regression`, sorted by name.
 pub fn load_cases(crs: &Path) -> Vec<Case> {
+    load_cases_from(&crs.join("tests/regression"))
+}
+
+/// Every test of every YAML file under `dir` (go-ftw format).
+pub fn load_cases_from(dir: &Path) -> Vec<Case> {
     let mut files = Vec::new();
-    collect_yaml(&crs.join("tests/regression"), &mut files);
+    collect_yaml(dir, &mut files);
     files.sort();
     let mut cases = Vec::new();
     for file in files {
@@ -217,7 +222,7 @@ fn stage(y: &Yaml) -> Stage {
 /// What go-ftw (ftwhttp/request.go) does to a request before sending it:
 /// with autocompletion, a form Content-Type when none is set and the form
 /// data URL-encoded pair by pair unless it already is; multipart bodies get
-/// every LF turned into CRLF (always); then `Connection: close` and a
+/// bare LFs turned into CRLF (always); then `Connection: close` and a
 /// `Content-Length` for a body or a body method, unless already present.
 fn complete_like_go_ftw(
     method: &str,
@@ -246,12 +251,17 @@ fn complete_like_go_ftw(
         }
     }
     if get(headers, "content-type").starts_with("multipart/form-data;") {
+        // go-ftw turns every LF into CRLF; no CRS multipart test holds a CR,
+        // so converting only bare LFs is the same there and keeps bodies
+        // already written with CRLF (the benign corpus) intact.
         let mut crlf = Vec::with_capacity(body.len() + 64);
+        let mut previous = 0u8;
         for &b in body.iter() {
-            if b == b'\n' {
+            if b == b'\n' && previous != b'\r' {
                 crlf.push(b'\r');
             }
             crlf.push(b);
+            previous = b;
         }
         *body = crlf;
     }
