@@ -71,12 +71,11 @@ impl Transaction<'_> {
                 let check =
                     |input: &[u8], found: &mut Vec<(String, Vec<u8>, Option<Captures>)>| -> bool {
                         let mut captures: Captures = Default::default();
-                        let hit = op.compiled.evaluate(
+                        if op.matches(
                             input,
                             expanded.as_deref(),
                             want_captures.then_some(&mut captures),
-                        );
-                        if hit != op.negated {
+                        ) {
                             found.push((
                                 value.name(),
                                 input.to_vec(),
@@ -128,7 +127,7 @@ impl Transaction<'_> {
     }
 
     fn head_has_tag(&self, tag: &str) -> bool {
-        self.current_tags.iter().any(|t| t == tag)
+        self.current_rule.as_ref().is_some_and(|r| r.has_tag(tag))
     }
 
     /// setvar and ctl of one match.

@@ -24,7 +24,8 @@ pub struct Transaction<'e> {
     pub(super) resp: ResponseData,
     pub(super) state: TxState,
     pub(super) removals: Vec<Removal>,
-    pub(super) current_tags: Vec<String>,
+    /// The rule being evaluated (for `ctl:ruleRemoveTargetByTag`).
+    pub(super) current_rule: Option<std::sync::Arc<Rule>>,
     pub(super) mode: EngineMode,
     pub(super) body_access: bool,
     pub(super) force_body_variable: bool,
@@ -48,7 +49,7 @@ impl<'e> Transaction<'e> {
                 ..TxState::default()
             },
             removals: Vec::new(),
-            current_tags: Vec::new(),
+            current_rule: None,
             mode: settings.engine,
             body_access: settings.request_body_access,
             force_body_variable: false,
@@ -261,7 +262,7 @@ impl<'e> Transaction<'e> {
             if self.rule_removed(rule) {
                 continue;
             }
-            self.current_tags.clone_from(&rule.actions.tags);
+            self.current_rule = Some(rule.clone());
             if !self.evaluate_chain(rule) {
                 continue;
             }

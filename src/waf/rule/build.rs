@@ -490,7 +490,24 @@ fn compile_operator(text: &str, file: &Path) -> Result<RuleOperator, String> {
     };
     let compiled = operator::compile(name, param, &env).map_err(|e| format!("@{name}: {e}"))?;
     let param_macro = Macro::parse(param);
+    // A prefilter only for fixed parameters (macro text changes the literals)
+    // and for operators that are not already a literal automaton.
+    let literal_search = matches!(
+        name.to_ascii_lowercase().as_str(),
+        "pm" | "pmfromfile" | "pmf"
+    );
+    let prefilter = if param_macro.has_vars() || literal_search {
+        None
+    } else {
+        compiled.required_literals().and_then(|literals| {
+            aho_corasick::AhoCorasick::builder()
+                .ascii_case_insensitive(true)
+                .build(literals)
+                .ok()
+        })
+    };
     Ok(RuleOperator {
+        prefilter,
         name: name.to_string(),
         param: param.to_string(),
         negated,

@@ -112,6 +112,24 @@ pub struct RuleOperator {
     /// `Some` when the parameter holds `%{…}`, expanded per evaluation.
     pub param_macro: Option<Macro>,
     pub compiled: Box<dyn Operator>,
+    /// Literals one of which any matching (transformed) value holds, searched
+    /// ASCII case-insensitively before the operator runs; `None` when the
+    /// operator gives none or is itself a literal search.
+    pub prefilter: Option<aho_corasick::AhoCorasick>,
+}
+
+impl RuleOperator {
+    /// The operator's verdict on one transformed value, negation included.
+    pub fn matches(
+        &self,
+        input: &[u8],
+        expanded: Option<&str>,
+        captures: Option<&mut crate::waf::operator::Captures>,
+    ) -> bool {
+        let possible = self.prefilter.as_ref().is_none_or(|p| p.is_match(input));
+        let hit = possible && self.compiled.evaluate(input, expanded, captures);
+        hit != self.negated
+    }
 }
 
 /// The actions of one rule (or one link of a chain).
