@@ -3,5 +3,8 @@
 //! processors) live in their own folders, one file per SecLang name; the
 //! parser, rule model, variables, actions and engine sit beside them.
 pub mod body;
+pub mod engine;
 pub mod operator;
+pub mod rule;
+pub mod seclang;
 pub mod transform;

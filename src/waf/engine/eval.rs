@@ -1,0 +1,239 @@
+//! Evaluates rules against a transaction: targets → transformations →
+//! operator, then the actions of a match (captures, setvar, ctl) and macros.
+
+use super::collect::{Sources, Value, excluded};
+use super::transaction::{Removal, Transaction};
+use crate::waf::operator::Captures;
+use crate::waf::rule::{Ctl, Macro, Rule, SetVar, SetVarOp, macros::Part};
+use std::borrow::Cow;
+
+impl Transaction<'_> {
+    /// Evaluates one rule with its chain; runs per-match actions as values
+    /// match (as ModSecurity does) and reports whether the whole chain matched.
+    pub(super) fn evaluate_chain(&mut self, head: &Rule) -> bool {
+        self.state.matched_vars.clear();
+        self.state.rule_id = head.id;
+        self.state.rule_severity = head.actions.severity;
+        let mut link = head;
+        loop {
+            if !self.evaluate_link(link, head.id) {
+                return false;
+            }
+            match link.chain.as_deref() {
+                Some(next) => link = next,
+                None => return true,
+            }
+        }
+    }
+
+    fn evaluate_link(&mut self, rule: &Rule, head_id: u32) -> bool {
+        let Some(op) = &rule.operator else {
+            // SecAction: matches once, with no variable.
+            self.run_match_actions(rule);
+            return true;
+        };
+        let matches = {
+            let sources = Sources {
+                req: &self.req,
+                resp: &self.resp,
+                state: &self.state,
+            };
+            let mut values: Vec<Value<'_>> = Vec::new();
+            for target in &rule.targets {
+                sources.collect(target, &mut values);
+            }
+            let removed_targets: Vec<&crate::waf::rule::Target> = self
+                .removals
+                .iter()
+                .filter_map(|r| match r {
+                    Removal::TargetById(ranges, t)
+                        if ranges.iter().any(|&(lo, hi)| (lo..=hi).contains(&head_id)) =>
+                    {
+                        Some(t)
+                    }
+                    Removal::TargetByTag(tag, t) if self.head_has_tag(tag) => Some(t),
+                    _ => None,
+                })
+                .collect();
+            values.retain(|v| {
+                !excluded(&rule.exclusions, v)
+                    && !removed_targets
+                        .iter()
+                        .any(|t| t.collection == v.collection && t.selects(&v.key))
+            });
+            let expanded = op
+                .param_macro
+                .as_ref()
+                .map(|m| String::from_utf8_lossy(&self.expand(m)).into_owned());
+            let want_captures = rule.actions.capture;
+            let mut found: Vec<(String, Vec<u8>, Option<Captures>)> = Vec::new();
+            for value in &values {
+                let check =
+                    |input: &[u8], found: &mut Vec<(String, Vec<u8>, Option<Captures>)>| -> bool {
+                        let mut captures: Captures = Default::default();
+                        if op.matches(
+                            input,
+                            expanded.as_deref(),
+                            want_captures.then_some(&mut captures),
+                        ) {
+                            found.push((
+                                value.name(),
+                                input.to_vec(),
+                                want_captures.then_some(captures),
+                            ));
+                            true
+                        } else {
+                            false
+                        }
+                    };
+                if rule.actions.multi_match {
+                    let mut current: Cow<'_, [u8]> = Cow::Borrowed(&value.value);
+                    check(&current, &mut found);
+                    for (_, t) in &rule.actions.transforms {
+                        if let Some(next) = t(&current) {
+                            current = Cow::Owned(next);
+                            check(&current, &mut found);
+                        }
+                    }
+                } else {
+                    let transformed = self.transformed(&value.value, rule);
+                    check(&transformed, &mut found);
+                }
+            }
+            found
+        };
+        if matches.is_empty() {
+            return false;
+        }
+        for (name, value, captures) in matches {
+            if let Some(c) = &captures {
+                self.state.set_captures(c);
+            }
+            self.state.matched_vars.push((name.clone(), value.clone()));
+            self.state.matched_var = Some((name, value));
+            self.run_match_actions(rule);
+        }
+        true
+    }
+
+    fn transformed<'v>(&self, value: &'v [u8], rule: &Rule) -> Cow<'v, [u8]> {
+        let mut current: Cow<'v, [u8]> = Cow::Borrowed(value);
+        for (_, t) in &rule.actions.transforms {
+            if let Some(next) = t(&current) {
+                current = Cow::Owned(next);
+            }
+        }
+        current
+    }
+
+    fn head_has_tag(&self, tag: &str) -> bool {
+        self.current_rule.as_ref().is_some_and(|r| r.has_tag(tag))
+    }
+
+    /// setvar and ctl of one match.
+    fn run_match_actions(&mut self, rule: &Rule) {
+        for setvar in &rule.actions.setvars {
+            self.setvar(setvar);
+        }
+        for ctl in &rule.actions.ctls {
+            self.apply_ctl(ctl);
+        }
+    }
+
+    fn setvar(&mut self, setvar: &SetVar) {
+        let key = self.expand(&setvar.key).to_ascii_lowercase();
+        let value = match &setvar.op {
+            SetVarOp::Delete => {
+                self.state.vars_mut(&setvar.collection).remove(&key);
+                return;
+            }
+            SetVarOp::Set(m) => self.expand(m),
+            SetVarOp::Add(m) | SetVarOp::Sub(m) => {
+                let delta = parse_number(&self.expand(m));
+                let vars = self.state.vars_mut(&setvar.collection);
+                let current = vars.get(&key).map(|v| parse_number(v)).unwrap_or(0);
+                let next = if matches!(setvar.op, SetVarOp::Add(_)) {
+                    current.saturating_add(delta)
+                } else {
+                    current.saturating_sub(delta)
+                };
+                next.to_string().into_bytes()
+            }
+        };
+        self.state.vars_mut(&setvar.collection).insert(key, value);
+    }
+
+    fn apply_ctl(&mut self, ctl: &Ctl) {
+        match ctl {
+            Ctl::RuleRemoveById(ranges) => self.removals.push(Removal::ById(ranges.clone())),
+            Ctl::RuleRemoveByTag(tag) => self.removals.push(Removal::ByTag(tag.clone())),
+            Ctl::RuleRemoveTargetById(ranges, t) => self
+                .removals
+                .push(Removal::TargetById(ranges.clone(), t.clone())),
+            Ctl::RuleRemoveTargetByTag(tag, t) => self
+                .removals
+                .push(Removal::TargetByTag(tag.clone(), t.clone())),
+            Ctl::RuleEngine(mode) => self.mode = *mode,
+            Ctl::RequestBodyProcessor(p) => self.req.processor = Some(*p),
+            Ctl::RequestBodyAccess(on) => self.body_access = *on,
+            Ctl::ForceRequestBodyVariable(on) => self.force_body_variable = *on,
+            Ctl::Ignored => {}
+        }
+    }
+
+    /// Expands `%{…}` with the first value of each variable (empty if unset).
+    pub(super) fn expand(&self, m: &Macro) -> Vec<u8> {
+        let mut out = Vec::new();
+        for part in &m.parts {
+            match part {
+                Part::Literal(s) => out.extend_from_slice(s.as_bytes()),
+                Part::Var { collection, key } => {
+                    if collection == "TX"
+                        && let Some(k) = key
+                    {
+                        if let Some(v) = self.state.tx_value(k.as_bytes()) {
+                            out.extend_from_slice(v);
+                        }
+                        continue;
+                    }
+                    self.expand_var(collection, key.as_deref(), &mut out);
+                }
+            }
+        }
+        out
+    }
+
+    fn expand_var(&self, collection: &str, key: Option<&str>, out: &mut Vec<u8>) {
+        let spec = crate::waf::seclang::TargetSpec {
+            collection: collection.to_string(),
+            selector: key.map(|k| crate::waf::seclang::SelectorSpec::Key(k.to_string())),
+            count: false,
+            exclude: false,
+        };
+        let Ok(target) = crate::waf::rule::Target::compile(&spec) else {
+            return;
+        };
+        let sources = Sources {
+            req: &self.req,
+            resp: &self.resp,
+            state: &self.state,
+        };
+        let mut values = Vec::new();
+        sources.collect(&target, &mut values);
+        if let Some(v) = values.first() {
+            out.extend_from_slice(&v.value);
+        }
+    }
+}
+
+/// ModSecurity's numeric reading of a variable: leading integer, else 0.
+pub fn parse_number(v: &[u8]) -> i64 {
+    let text = String::from_utf8_lossy(v);
+    let text = text.trim();
+    let end = text
+        .char_indices()
+        .find(|&(i, c)| !(c.is_ascii_digit() || (i == 0 && (c == '-' || c == '+'))))
+        .map(|(i, _)| i)
+        .unwrap_or(text.len());
+    text[..end].parse().unwrap_or(0)
+}
