@@ -449,6 +449,12 @@ pub struct PolicySpec {
     /// Authorization rules (first match wins, default deny).
     #[serde(default)]
     pub authz: Option<crate::config::spec_authz::AuthzSpec>,
+    /// Browser login with OpenID Connect (server-side session).
+    #[serde(default)]
+    pub oidc: Option<crate::config::spec_oidc::OidcSpec>,
+    /// Opaque bearer tokens checked at an introspection endpoint (RFC 7662).
+    #[serde(default)]
+    pub introspection: Option<crate::config::spec_introspection::IntrospectionSpec>,
 }
 
 /// The kind a policy is, borrowed from its spec.
@@ -459,6 +465,8 @@ pub enum PolicyKindSpec<'a> {
     Inflight(&'a crate::config::spec_inflight::InflightSpec),
     Jwt(&'a crate::config::spec_jwt::JwtSpec),
     Authz(&'a crate::config::spec_authz::AuthzSpec),
+    Oidc(&'a crate::config::spec_oidc::OidcSpec),
+    Introspection(&'a crate::config::spec_introspection::IntrospectionSpec),
 }
 
 impl PolicyKindSpec<'_> {
@@ -470,12 +478,17 @@ impl PolicyKindSpec<'_> {
             PolicyKindSpec::Inflight(_) => "inflight",
             PolicyKindSpec::Jwt(_) => "jwt",
             PolicyKindSpec::Authz(_) => "authz",
+            PolicyKindSpec::Oidc(_) => "oidc",
+            PolicyKindSpec::Introspection(_) => "introspection",
         }
     }
 
     /// Whether the kind authenticates (attaches a principal).
     pub fn authenticates(&self) -> bool {
-        matches!(self, PolicyKindSpec::Jwt(_))
+        matches!(
+            self,
+            PolicyKindSpec::Jwt(_) | PolicyKindSpec::Oidc(_) | PolicyKindSpec::Introspection(_)
+        )
     }
 }
 
@@ -497,6 +510,12 @@ impl PolicySpec {
         }
         if let Some(s) = &self.authz {
             kinds.push(PolicyKindSpec::Authz(s));
+        }
+        if let Some(s) = &self.oidc {
+            kinds.push(PolicyKindSpec::Oidc(s));
+        }
+        if let Some(s) = &self.introspection {
+            kinds.push(PolicyKindSpec::Introspection(s));
         }
         kinds
     }

@@ -159,7 +159,7 @@ pub fn validate(cfg: &GatewayConfig) -> Vec<Issue> {
         let Some(kind) = kinds.first() else {
             out.push(
                 &base,
-                "policy needs exactly one kind (ip_filter, rate_limit, inflight, jwt, authz)",
+                "policy needs exactly one kind (ip_filter, rate_limit, inflight, jwt, authz, oidc, introspection)",
             );
             continue;
         };
@@ -174,6 +174,12 @@ pub fn validate(cfg: &GatewayConfig) -> Vec<Issue> {
             }
             PolicyKindSpec::Authz(a) => {
                 crate::config::validate_auth::check_authz(&mut out, &field, a)
+            }
+            PolicyKindSpec::Oidc(o) => {
+                crate::config::validate_auth::check_oidc(&mut out, &field, o)
+            }
+            PolicyKindSpec::Introspection(i) => {
+                crate::config::validate_auth::check_introspection(&mut out, &field, i)
             }
             PolicyKindSpec::IpFilter(f) => {
                 for (list, cidrs) in [("allow", &f.allow), ("deny", &f.deny)] {

@@ -60,10 +60,10 @@ pub(super) async fn request_body(
         return Err(Rejection::PayloadTooLarge);
     }
     let complete = buffered.is_complete();
-    let decision =
-        route
-            .chain
-            .request_body(input, ctx, buffered.inspected(budget.max_bytes), complete);
+    let decision = route
+        .chain
+        .request_body(input, ctx, buffered.inspected(budget.max_bytes), complete)
+        .await;
     match decision {
         Decision::Continue => Ok(RequestBody::from_buffered(buffered)),
         Decision::Reject(rejection) => Err(rejection),

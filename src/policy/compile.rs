@@ -21,5 +21,9 @@ pub fn compile(
         }
         PolicyKindSpec::Jwt(s) => PolicyKind::Jwt(authn::jwt::reuse_or_compile(previous, s)?),
         PolicyKindSpec::Authz(s) => PolicyKind::Authz(authz::Authz::compile(s)?),
+        PolicyKindSpec::Oidc(s) => PolicyKind::Oidc(authn::oidc::reuse_or_compile(previous, s)?),
+        PolicyKindSpec::Introspection(s) => {
+            PolicyKind::Introspection(authn::introspection::reuse_or_compile(previous, s)?)
+        }
     })
 }

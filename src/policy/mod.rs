@@ -71,6 +71,8 @@ pub enum PolicyKind {
     Inflight(Arc<inflight::Inflight>),
     Jwt(Arc<authn::jwt::Jwt>),
     Authz(authz::Authz),
+    Oidc(Arc<authn::oidc::Oidc>),
+    Introspection(Arc<authn::introspection::Introspection>),
 }
 
 impl Policy {
@@ -81,7 +83,9 @@ impl Policy {
             | PolicyKind::RateLimit(_)
             | PolicyKind::Inflight(_)
             | PolicyKind::Jwt(_)
-            | PolicyKind::Authz(_) => Phases::REQUEST_HEAD,
+            | PolicyKind::Authz(_)
+            | PolicyKind::Oidc(_)
+            | PolicyKind::Introspection(_) => Phases::REQUEST_HEAD,
         }
     }
 
@@ -98,7 +102,10 @@ impl Policy {
 
     /// Whether the policy authenticates (attaches a principal).
     pub fn authenticates(&self) -> bool {
-        matches!(self.kind, PolicyKind::Jwt(_))
+        matches!(
+            self.kind,
+            PolicyKind::Jwt(_) | PolicyKind::Oidc(_) | PolicyKind::Introspection(_)
+        )
     }
 
     /// Whether the policy reads the principal, so an authentication policy
@@ -107,7 +114,11 @@ impl Policy {
         match &self.kind {
             PolicyKind::RateLimit(limit) => limit.reads_principal(),
             PolicyKind::Authz(authz) => authz.reads_principal(),
-            PolicyKind::IpFilter(_) | PolicyKind::Inflight(_) | PolicyKind::Jwt(_) => false,
+            PolicyKind::IpFilter(_)
+            | PolicyKind::Inflight(_)
+            | PolicyKind::Jwt(_)
+            | PolicyKind::Oidc(_)
+            | PolicyKind::Introspection(_) => false,
         }
     }
 
@@ -127,7 +138,9 @@ impl Policy {
             | PolicyKind::RateLimit(_)
             | PolicyKind::Inflight(_)
             | PolicyKind::Jwt(_)
-            | PolicyKind::Authz(_) => Decision::Continue,
+            | PolicyKind::Authz(_)
+            | PolicyKind::Oidc(_)
+            | PolicyKind::Introspection(_) => Decision::Continue,
         }
     }
 
@@ -142,7 +155,9 @@ impl Policy {
             | PolicyKind::RateLimit(_)
             | PolicyKind::Inflight(_)
             | PolicyKind::Jwt(_)
-            | PolicyKind::Authz(_) => Decision::Continue,
+            | PolicyKind::Authz(_)
+            | PolicyKind::Oidc(_)
+            | PolicyKind::Introspection(_) => Decision::Continue,
         }
     }
 
@@ -159,7 +174,9 @@ impl Policy {
             | PolicyKind::RateLimit(_)
             | PolicyKind::Inflight(_)
             | PolicyKind::Jwt(_)
-            | PolicyKind::Authz(_) => Decision::Continue,
+            | PolicyKind::Authz(_)
+            | PolicyKind::Oidc(_)
+            | PolicyKind::Introspection(_) => Decision::Continue,
         }
     }
 
@@ -218,6 +235,43 @@ impl Policy {
                     Outcome::Failed(reason) => {
                         Decision::Reject(authn::bearer_unauthorized(&self.name, reason))
                     }
+                }
+            }
+            PolicyKind::Oidc(oidc) => {
+                use authn::oidc::Outcome;
+                match oidc
+                    .authenticate(&self.name, input, ctx, authn::unix_now())
+                    .await
+                {
+                    Outcome::Authenticated(principal) => {
+                        ctx.authenticate(principal);
+                        Decision::Continue
+                    }
+                    Outcome::AlreadyAuthenticated => Decision::Continue,
+                    Outcome::Answer(answer) => Decision::Reject(answer),
+                }
+            }
+            PolicyKind::Introspection(intro) => {
+                use authn::introspection::Outcome;
+                match intro
+                    .authenticate(&self.name, input, ctx, authn::unix_now())
+                    .await
+                {
+                    Outcome::Authenticated(principal) => {
+                        ctx.authenticate(principal);
+                        Decision::Continue
+                    }
+                    Outcome::FailedOpen => {
+                        ctx.note = Some((Arc::clone(&self.name), "introspection_failed_open"));
+                        Decision::Continue
+                    }
+                    Outcome::Failed(reason) => {
+                        Decision::Reject(authn::bearer_unauthorized(&self.name, reason))
+                    }
+                    Outcome::Unavailable => Decision::Reject(Rejection::AuthUnavailable {
+                        policy: Arc::clone(&self.name),
+                        reason: "introspection_unavailable",
+                    }),
                 }
             }
             PolicyKind::Authz(authz) => match authz.decide(input) {

@@ -5,7 +5,9 @@
 
 pub mod cache;
 pub mod discovery;
+pub mod introspection;
 pub mod jwt;
+pub mod oidc;
 pub mod token;
 
 use std::sync::Arc;
