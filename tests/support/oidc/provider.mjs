@@ -74,6 +74,16 @@ const provider = new Provider(issuer, {
   interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
 });
 
+// A slow provider for refresh grants (REFRESH_DELAY_MS), so tests can
+// show that concurrent requests of one session share one refresh.
+const refreshDelay = Number(process.env.REFRESH_DELAY_MS || 0);
+provider.use(async (ctx, next) => {
+  if (refreshDelay > 0 && ctx.path === '/token' && ctx.method === 'POST') {
+    await new Promise((resolve) => setTimeout(resolve, refreshDelay));
+  }
+  return next();
+});
+
 // Auto-approve: log in as `alice` and grant every requested scope and claim.
 provider.use(async (ctx, next) => {
   const match = ctx.path.match(/^\/interaction\/([^/]+)$/);
