@@ -79,7 +79,12 @@ fn return_to(input: &PolicyInput<'_>) -> String {
         target.push('?');
         target.push_str(q);
     }
-    if !target.starts_with('/') || target.starts_with("//") || target.len() > MAX_RETURN {
+    // `//host` and `/\host` are other hosts to a browser.
+    if !target.starts_with('/')
+        || target.starts_with("//")
+        || target.contains('\\')
+        || target.len() > MAX_RETURN
+    {
         return "/".to_owned();
     }
     target
@@ -316,6 +321,32 @@ mod tests {
         assert!(same(b"abc", b"abc"));
         assert!(!same(b"abc", b"abd"));
         assert!(!same(b"abc", b"ab"));
+    }
+
+    #[test]
+    fn return_urls_stay_on_this_host() {
+        let headers = http::HeaderMap::new();
+        let method = http::Method::GET;
+        let at = |path: &'static str, query: Option<&'static str>| {
+            let input = PolicyInput {
+                client_ip: crate::listener::client_ip::ClientIp::from_trusted_source(
+                    std::net::Ipv4Addr::LOCALHOST.into(),
+                ),
+                client_cert: None,
+                method: &method,
+                host: "h",
+                path,
+                query,
+                headers: &headers,
+                route: "r",
+                principal: None,
+            };
+            return_to(&input)
+        };
+        assert_eq!(at("/a/b", Some("x=1")), "/a/b?x=1");
+        assert_eq!(at("//evil.example", None), "/");
+        assert_eq!(at("/\\evil.example", None), "/");
+        assert_eq!(at("relative", None), "/");
     }
 
     #[test]
