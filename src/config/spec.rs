@@ -531,6 +531,12 @@ pub struct PolicySpec {
     /// Deny (or tag) clients on a threat feed.
     #[serde(default)]
     pub threat_feed: Option<crate::config::spec_feeds::ThreatFeedPolicySpec>,
+    /// Browser login with OpenID Connect (server-side session).
+    #[serde(default)]
+    pub oidc: Option<crate::config::spec_oidc::OidcSpec>,
+    /// Opaque bearer tokens checked at an introspection endpoint (RFC 7662).
+    #[serde(default)]
+    pub introspection: Option<crate::config::spec_introspection::IntrospectionSpec>,
 }
 
 /// The kind a policy is, borrowed from its spec.
@@ -545,6 +551,8 @@ pub enum PolicyKindSpec<'a> {
     Basic(&'a crate::config::spec_basic::BasicSpec),
     External(&'a crate::config::spec_external::ExternalSpec),
     ThreatFeed(&'a crate::config::spec_feeds::ThreatFeedPolicySpec),
+    Oidc(&'a crate::config::spec_oidc::OidcSpec),
+    Introspection(&'a crate::config::spec_introspection::IntrospectionSpec),
 }
 
 impl PolicyKindSpec<'_> {
@@ -560,6 +568,8 @@ impl PolicyKindSpec<'_> {
             PolicyKindSpec::Basic(_) => "basic",
             PolicyKindSpec::External(_) => "external",
             PolicyKindSpec::ThreatFeed(_) => "threat_feed",
+            PolicyKindSpec::Oidc(_) => "oidc",
+            PolicyKindSpec::Introspection(_) => "introspection",
         }
     }
 
@@ -571,6 +581,8 @@ impl PolicyKindSpec<'_> {
                 | PolicyKindSpec::ApiKey(_)
                 | PolicyKindSpec::Basic(_)
                 | PolicyKindSpec::External(_)
+                | PolicyKindSpec::Oidc(_)
+                | PolicyKindSpec::Introspection(_)
         )
     }
 }
@@ -605,6 +617,12 @@ impl PolicySpec {
         }
         if let Some(s) = &self.threat_feed {
             kinds.push(PolicyKindSpec::ThreatFeed(s));
+        }
+        if let Some(s) = &self.oidc {
+            kinds.push(PolicyKindSpec::Oidc(s));
+        }
+        if let Some(s) = &self.introspection {
+            kinds.push(PolicyKindSpec::Introspection(s));
         }
         kinds
     }

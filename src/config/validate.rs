@@ -171,7 +171,7 @@ pub fn validate(cfg: &GatewayConfig) -> Vec<Issue> {
         let Some(kind) = kinds.first() else {
             out.push(
                 &base,
-                "policy needs exactly one kind (ip_filter, rate_limit, inflight, jwt, authz, api_key, basic, external, threat_feed)",
+                "policy needs exactly one kind (ip_filter, rate_limit, inflight, jwt, authz, api_key, basic, external, oidc, introspection, threat_feed)",
             );
             continue;
         };
@@ -198,6 +198,12 @@ pub fn validate(cfg: &GatewayConfig) -> Vec<Issue> {
             }
             PolicyKindSpec::ThreatFeed(feed) => {
                 crate::config::validate_feeds::check_policy(&mut out, &field, feed, &cfg.feeds)
+            }
+            PolicyKindSpec::Oidc(o) => {
+                crate::config::validate_auth::check_oidc(&mut out, &field, o)
+            }
+            PolicyKindSpec::Introspection(i) => {
+                crate::config::validate_auth::check_introspection(&mut out, &field, i)
             }
             PolicyKindSpec::IpFilter(f) => {
                 for (list, cidrs) in [("allow", &f.allow), ("deny", &f.deny)] {

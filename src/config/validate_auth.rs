@@ -258,6 +258,215 @@ pub(crate) fn check_external(
     }
 }
 
+/// An `http(s)` URL with a host; plain http only with `insecure`.
+fn check_url(out: &mut Issues, field: String, url: &str, insecure: bool) {
+    match url.parse::<http::Uri>() {
+        Ok(uri) if uri.scheme_str() == Some("https") && uri.authority().is_some() => {}
+        Ok(uri) if uri.scheme_str() == Some("http") && uri.authority().is_some() => {
+            if !insecure {
+                out.push(
+                    field,
+                    "plain http URL: use https, or set insecure_http: true",
+                );
+            }
+        }
+        _ => out.push(field, format!("invalid URL {url:?}")),
+    }
+}
+
+fn check_secret(out: &mut Issues, base: &str, inline: Option<&str>, file: Option<&str>) {
+    match (inline, file) {
+        (Some(""), None) => out.push(format!("{base}.client_secret"), "must not be empty"),
+        (Some(_), None) => {}
+        (None, Some(path)) => {
+            if let Err(e) = std::fs::read(path) {
+                out.push(
+                    format!("{base}.client_secret_file"),
+                    format!("cannot read {path}: {e}"),
+                );
+            }
+        }
+        _ => out.push(
+            base,
+            "exactly one of client_secret, client_secret_file must be set",
+        ),
+    }
+}
+
+pub(crate) fn check_oidc(out: &mut Issues, base: &str, o: &crate::config::spec_oidc::OidcSpec) {
+    use crate::policy::authn::oidc::seal;
+    check_url(out, format!("{base}.issuer"), &o.issuer, o.insecure_http);
+    if o.client_id.is_empty() {
+        out.push(format!("{base}.client_id"), "must not be empty");
+    }
+    check_secret(
+        out,
+        base,
+        o.client_secret.as_deref(),
+        o.client_secret_file.as_deref(),
+    );
+    // The callback URL is the browser's: plain http only for local tests.
+    check_url(
+        out,
+        format!("{base}.redirect_uri"),
+        &o.redirect_uri,
+        o.insecure_http || !o.cookie.secure,
+    );
+    if let Some(uri) = &o.post_logout_redirect_uri
+        && !uri.starts_with('/')
+    {
+        check_url(
+            out,
+            format!("{base}.post_logout_redirect_uri"),
+            uri,
+            o.insecure_http || !o.cookie.secure,
+        );
+    }
+    if !o.logout_path.starts_with('/') {
+        out.push(format!("{base}.logout_path"), "must start with '/'");
+    }
+    if o.session_keys.is_empty() {
+        out.push(
+            format!("{base}.session_keys"),
+            "at least one key is required",
+        );
+    }
+    let mut ids = std::collections::HashSet::new();
+    for (i, k) in o.session_keys.iter().enumerate() {
+        let b = format!("{base}.session_keys[{i}]");
+        if !seal::valid_key_id(&k.id) {
+            out.push(format!("{b}.id"), "1-32 letters, digits, '-' or '_'");
+        } else if !ids.insert(k.id.as_str()) {
+            out.push(format!("{b}.id"), format!("duplicate key id {:?}", k.id));
+        }
+        if let Err(e) = seal::load_key(k) {
+            let field = match (&k.secret, &k.file) {
+                (Some(_), None) => format!("{b}.secret"),
+                (None, Some(_)) => format!("{b}.file"),
+                _ => b,
+            };
+            out.push(field, e);
+        }
+    }
+    if let Err(e) = crate::policy::authn::oidc::cookie::Cookies::compile(&o.cookie) {
+        out.push(format!("{base}.cookie"), e);
+    }
+    for (j, alg) in o.algorithms.iter().enumerate() {
+        if Algorithm::from_name(alg).is_none() {
+            out.push(
+                format!("{base}.algorithms[{j}]"),
+                format!("unsupported algorithm {alg:?}"),
+            );
+        }
+    }
+    if o.algorithms.is_empty() {
+        out.push(format!("{base}.algorithms"), "at least one is required");
+    }
+    if o.max_sessions == 0 || o.max_sessions > 10_000_000 {
+        out.push(
+            format!("{base}.max_sessions"),
+            "must be between 1 and 10000000",
+        );
+    }
+    if o.session_ttl.is_zero() {
+        out.push(format!("{base}.session_ttl"), "must be more than 0");
+    }
+    if o.timeout.is_zero() {
+        out.push(format!("{base}.timeout"), "must be more than 0");
+    }
+    for (field, name) in [
+        ("access_token_header", &o.forward.access_token_header),
+        ("id_token_header", &o.forward.id_token_header),
+    ] {
+        if let Some(name) = name
+            && http::HeaderName::from_bytes(name.as_bytes()).is_err()
+        {
+            out.push(format!("{base}.forward.{field}"), "invalid header name");
+        }
+    }
+    check_claim_headers(out, base, &o.claims_to_headers);
+    if let Some(ca) = &o.ca_file
+        && let Err(e) = crate::tls::certs::read_roots(ca)
+    {
+        out.push(format!("{base}.ca_file"), e);
+    }
+}
+
+pub(crate) fn check_introspection(
+    out: &mut Issues,
+    base: &str,
+    i: &crate::config::spec_introspection::IntrospectionSpec,
+) {
+    check_url(
+        out,
+        format!("{base}.endpoint"),
+        &i.endpoint,
+        i.insecure_http,
+    );
+    if i.client_id.is_empty() {
+        out.push(format!("{base}.client_id"), "must not be empty");
+    }
+    check_secret(
+        out,
+        base,
+        i.client_secret.as_deref(),
+        i.client_secret_file.as_deref(),
+    );
+    if i.from.is_empty() {
+        out.push(
+            format!("{base}.from"),
+            "at least one token source is required",
+        );
+    }
+    for (j, s) in i.from.iter().enumerate() {
+        if crate::policy::authn::token::TokenSource::compile(s).is_err() {
+            out.push(
+                format!("{base}.from[{j}]"),
+                "invalid header, cookie or parameter name",
+            );
+        }
+    }
+    if i.max_token_bytes == 0 || i.max_token_bytes > 64 * 1024 {
+        out.push(
+            format!("{base}.max_token_bytes"),
+            "must be between 1 and 65536",
+        );
+    }
+    if i.cache_entries > 10_000_000 {
+        out.push(format!("{base}.cache_entries"), "must be at most 10000000");
+    }
+    if i.timeout.is_zero() {
+        out.push(format!("{base}.timeout"), "must be more than 0");
+    }
+    check_claim_headers(out, base, &i.claims_to_headers);
+    if let Some(ca) = &i.ca_file
+        && let Err(e) = crate::tls::certs::read_roots(ca)
+    {
+        out.push(format!("{base}.ca_file"), e);
+    }
+}
+
+fn check_claim_headers(
+    out: &mut Issues,
+    base: &str,
+    list: &[crate::config::spec_jwt::ClaimToHeaderSpec],
+) {
+    for (i, c) in list.iter().enumerate() {
+        if http::HeaderName::from_bytes(c.header.as_bytes()).is_err() {
+            out.push(
+                format!("{base}.claims_to_headers[{i}].header"),
+                "invalid header name",
+            );
+        }
+        if c.claim.is_empty() {
+            out.push(
+                format!("{base}.claims_to_headers[{i}].claim"),
+                "must not be empty",
+            );
+        }
+    }
+}
+
 /// Whether a policy of this kind reads the principal.
 fn reads_principal(kind: &PolicyKindSpec<'_>) -> bool {
     match kind {
@@ -286,7 +495,9 @@ fn reads_principal(kind: &PolicyKindSpec<'_>) -> bool {
         | PolicyKindSpec::ApiKey(_)
         | PolicyKindSpec::Basic(_)
         | PolicyKindSpec::External(_)
-        | PolicyKindSpec::ThreatFeed(_) => false,
+        | PolicyKindSpec::ThreatFeed(_)
+        | PolicyKindSpec::Oidc(_)
+        | PolicyKindSpec::Introspection(_) => false,
     }
 }
 
@@ -343,6 +554,36 @@ pub(crate) fn check_chain_order(out: &mut Issues, cfg: &GatewayConfig) {
 pub fn warnings(cfg: &GatewayConfig) -> Vec<String> {
     let mut out = Vec::new();
     for (i, p) in cfg.policies.iter().enumerate() {
+        if let Some(o) = &p.oidc
+            && o.insecure_http
+        {
+            out.push(format!(
+                "policies[{i}].oidc.insecure_http: the login flow with {:?} may run over plain http",
+                o.issuer
+            ));
+        }
+        if let Some(o) = &p.oidc
+            && !o.cookie.secure
+        {
+            out.push(format!(
+                "policies[{i}].oidc.cookie.secure: the session cookie is sent over plain http"
+            ));
+        }
+        if let Some(intro) = &p.introspection
+            && intro.insecure_http
+        {
+            out.push(format!(
+                "policies[{i}].introspection.insecure_http: tokens may be sent to {:?} over plain http",
+                intro.endpoint
+            ));
+        }
+        if let Some(intro) = &p.introspection
+            && intro.fail_open
+        {
+            out.push(format!(
+                "policies[{i}].introspection.fail_open: requests pass unauthenticated while the endpoint is down"
+            ));
+        }
         if let Some(jwt) = &p.jwt {
             for (j, provider) in jwt.providers.iter().enumerate() {
                 if provider.keys.insecure_http {

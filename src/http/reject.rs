@@ -63,6 +63,14 @@ pub enum Rejection {
         location: HeaderValue,
         cookies: Vec<HeaderValue>,
     },
+    /// A policy answers the request itself with a redirect and cookies
+    /// (the OIDC callback completing a login, logout).
+    PolicyRedirect {
+        policy: Arc<str>,
+        reason: &'static str,
+        location: HeaderValue,
+        cookies: Vec<HeaderValue>,
+    },
     /// An external authorization service refused: its status, chosen
     /// headers and body are relayed to the client.
     ExternalDenied(Box<Relayed>),
@@ -99,6 +107,7 @@ impl Rejection {
             Rejection::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
             Rejection::Denied { .. } => StatusCode::FORBIDDEN,
             Rejection::LoginRedirect { .. } => StatusCode::FOUND,
+            Rejection::PolicyRedirect { .. } => StatusCode::FOUND,
             Rejection::ExternalDenied(relayed) => relayed.status,
             Rejection::AuthUnavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
         }
@@ -120,6 +129,7 @@ impl Rejection {
             Rejection::Unauthorized { reason, .. } => reason,
             Rejection::Denied { .. } => "authz_denied",
             Rejection::LoginRedirect { .. } => "login_required",
+            Rejection::PolicyRedirect { reason, .. } => reason,
             Rejection::ExternalDenied(_) => "external_denied",
             Rejection::AuthUnavailable { reason, .. } => reason,
         }
@@ -151,6 +161,7 @@ impl Rejection {
             | Rejection::Unauthorized { policy, .. }
             | Rejection::Denied { policy, .. }
             | Rejection::LoginRedirect { policy, .. }
+            | Rejection::PolicyRedirect { policy, .. }
             | Rejection::AuthUnavailable { policy, .. } => Some(policy),
             Rejection::ExternalDenied(relayed) => Some(&relayed.policy),
             _ => None,
@@ -187,6 +198,9 @@ impl Rejection {
             }
             Rejection::LoginRedirect {
                 location, cookies, ..
+            }
+            | Rejection::PolicyRedirect {
+                location, cookies, ..
             } => {
                 let mut response = Response::new(ResponseBody::empty());
                 *response.status_mut() = status;
@@ -202,8 +216,15 @@ impl Rejection {
             _ => {}
         }
         let limit_headers = self.limit_headers();
+        // A person may read this one in a browser: say what is wrong.
+        let explanation = match &self {
+            Rejection::AuthUnavailable { .. } => {
+                "The sign-in service is unavailable right now. Please try again in a moment.\n"
+            }
+            _ => "",
+        };
         let body = format!(
-            "{} {}\nrequest id: {}\n",
+            "{} {}\n{explanation}request id: {}\n",
             status.as_u16(),
             status.canonical_reason().unwrap_or(""),
             request_id.to_str().unwrap_or("-")

@@ -37,5 +37,9 @@ pub fn compile(
         PolicyKindSpec::ThreatFeed(s) => PolicyKind::ThreatFeed(
             crate::policy::threat_feed::ThreatFeed::compile(s, env.feeds, &env.shared.feeds)?,
         ),
+        PolicyKindSpec::Oidc(s) => PolicyKind::Oidc(authn::oidc::reuse_or_compile(previous, s)?),
+        PolicyKindSpec::Introspection(s) => {
+            PolicyKind::Introspection(authn::introspection::reuse_or_compile(previous, s)?)
+        }
     })
 }

@@ -76,6 +76,8 @@ pub enum PolicyKind {
     Basic(authn::basic::Basic),
     External(authn::external::External),
     ThreatFeed(threat_feed::ThreatFeed),
+    Oidc(Arc<authn::oidc::Oidc>),
+    Introspection(Arc<authn::introspection::Introspection>),
 }
 
 impl Policy {
@@ -89,6 +91,8 @@ impl Policy {
             | PolicyKind::Authz(_)
             | PolicyKind::ApiKey(_)
             | PolicyKind::Basic(_)
+            | PolicyKind::Oidc(_)
+            | PolicyKind::Introspection(_)
             | PolicyKind::ThreatFeed(_) => Phases::REQUEST_HEAD,
             // With the body it decides once the body is buffered.
             PolicyKind::External(e) if e.body_budget().is_some() => Phases::REQUEST_BODY,
@@ -118,6 +122,8 @@ impl Policy {
                 | PolicyKind::ApiKey(_)
                 | PolicyKind::Basic(_)
                 | PolicyKind::External(_)
+                | PolicyKind::Oidc(_)
+                | PolicyKind::Introspection(_)
         )
     }
 
@@ -133,6 +139,8 @@ impl Policy {
             | PolicyKind::ApiKey(_)
             | PolicyKind::Basic(_)
             | PolicyKind::External(_)
+            | PolicyKind::Oidc(_)
+            | PolicyKind::Introspection(_)
             | PolicyKind::ThreatFeed(_) => false,
         }
     }
@@ -157,6 +165,8 @@ impl Policy {
             | PolicyKind::Authz(_)
             | PolicyKind::ApiKey(_)
             | PolicyKind::Basic(_)
+            | PolicyKind::Oidc(_)
+            | PolicyKind::Introspection(_)
             | PolicyKind::ThreatFeed(_) => Decision::Continue,
         }
     }
@@ -197,6 +207,8 @@ impl Policy {
             | PolicyKind::ApiKey(_)
             | PolicyKind::Basic(_)
             | PolicyKind::External(_)
+            | PolicyKind::Oidc(_)
+            | PolicyKind::Introspection(_)
             | PolicyKind::ThreatFeed(_) => Decision::Continue,
         }
     }
@@ -218,6 +230,8 @@ impl Policy {
             | PolicyKind::ApiKey(_)
             | PolicyKind::Basic(_)
             | PolicyKind::External(_)
+            | PolicyKind::Oidc(_)
+            | PolicyKind::Introspection(_)
             | PolicyKind::ThreatFeed(_) => Decision::Continue,
         }
     }
@@ -301,6 +315,43 @@ impl Policy {
                 }
             }
             PolicyKind::External(external) => self.external(external, input, ctx, None).await,
+            PolicyKind::Oidc(oidc) => {
+                use authn::oidc::Outcome;
+                match oidc
+                    .authenticate(&self.name, input, ctx, authn::unix_now())
+                    .await
+                {
+                    Outcome::Authenticated(principal) => {
+                        ctx.authenticate(principal);
+                        Decision::Continue
+                    }
+                    Outcome::AlreadyAuthenticated => Decision::Continue,
+                    Outcome::Answer(answer) => Decision::Reject(answer),
+                }
+            }
+            PolicyKind::Introspection(intro) => {
+                use authn::introspection::Outcome;
+                match intro
+                    .authenticate(&self.name, input, ctx, authn::unix_now())
+                    .await
+                {
+                    Outcome::Authenticated(principal) => {
+                        ctx.authenticate(principal);
+                        Decision::Continue
+                    }
+                    Outcome::FailedOpen => {
+                        ctx.note = Some((Arc::clone(&self.name), "introspection_failed_open"));
+                        Decision::Continue
+                    }
+                    Outcome::Failed(reason) => {
+                        Decision::Reject(authn::bearer_unauthorized(&self.name, reason))
+                    }
+                    Outcome::Unavailable => Decision::Reject(Rejection::AuthUnavailable {
+                        policy: Arc::clone(&self.name),
+                        reason: "introspection_unavailable",
+                    }),
+                }
+            }
             PolicyKind::Authz(authz) => match authz.decide(input) {
                 authz::Verdict::Allow => Decision::Continue,
                 // Anonymous and refused by rules that look at who it is:

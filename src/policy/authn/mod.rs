@@ -9,7 +9,9 @@ pub mod cache;
 pub mod discovery;
 pub mod external;
 pub mod htpasswd;
+pub mod introspection;
 pub mod jwt;
+pub mod oidc;
 pub mod token;
 
 use std::sync::Arc;

@@ -233,7 +233,7 @@ impl Jwt {
 
 /// Verifies with the key named by `kid`, or (no `kid`) with the few keys
 /// whose type allows the algorithm.
-fn check_signature(jws: &jws::Jws<'_>, set: &keys::KeySet) -> Result<(), &'static str> {
+pub(crate) fn check_signature(jws: &jws::Jws<'_>, set: &keys::KeySet) -> Result<(), &'static str> {
     match &jws.kid {
         Some(kid) => {
             let key = set
@@ -267,8 +267,8 @@ fn check_signature(jws: &jws::Jws<'_>, set: &keys::KeySet) -> Result<(), &'stati
     }
 }
 
-/// The principal a verified token stands for.
-fn principal(
+/// The principal a verified token stands for (also used for ID tokens).
+pub(crate) fn principal(
     policy: &Arc<str>,
     roles_claim: &str,
     claims: Value,
@@ -292,7 +292,7 @@ fn principal(
 }
 
 /// A list claim, or a space-separated string (OAuth `scope`).
-fn string_list(value: Option<&Value>) -> Vec<String> {
+pub(crate) fn string_list(value: Option<&Value>) -> Vec<String> {
     match value {
         Some(Value::Array(items)) => items
             .iter()
