@@ -317,6 +317,10 @@ async fn handle_request(
             return held(finish(record, response, &request_id));
         }
         RouteAction::Backend(backend) => Arc::clone(backend),
+        RouteAction::Split(split) => match split.pick(req.headers()) {
+            Some(backend) => Arc::clone(backend),
+            None => return held(reject(record, Rejection::NoRoute, &request_id)),
+        },
     };
 
     // Keep only a path normalisation (or a rewrite) changed; otherwise the
