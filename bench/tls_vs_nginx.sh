@@ -28,8 +28,8 @@ SCENARIOS=${SCENARIOS:-keepalive handshake h2}
 IDLE_CONNS=${IDLE_CONNS:-5000}
 
 bench_tools
-cargo build --release --quiet
-BIN=target/release/portcullis
+# BIN=/path/to/portcullis measures another build (e.g. a "before" binary).
+if [ -z "${BIN:-}" ]; then cargo build --release --quiet; BIN=target/release/portcullis; fi
 ulimit -n "$(ulimit -Hn)"   # 10,000 idle connections need the fds
 
 WORK=$(mktemp -d)
