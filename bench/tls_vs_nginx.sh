@@ -124,8 +124,8 @@ measure() {
   case "$1:$2" in
     keepalive:nginx) wrk_run "https://127.0.0.1:$NGX_PORT/" $NGX_PID ;;
     keepalive:pc)    wrk_run "https://127.0.0.1:$PC_PORT/" $PC_PID ;;
-    handshake:nginx) WRK_ARGS="-H Connection:close" wrk_run "https://127.0.0.1:$NGX_PORT/" $NGX_PID ;;
-    handshake:pc)    WRK_ARGS="-H Connection:close" wrk_run "https://127.0.0.1:$PC_PORT/" $PC_PID ;;
+    handshake:nginx) WRK_HEADER="Connection: close" wrk_run "https://127.0.0.1:$NGX_PORT/" $NGX_PID ;;
+    handshake:pc)    WRK_HEADER="Connection: close" wrk_run "https://127.0.0.1:$PC_PORT/" $PC_PID ;;
     h2:nginx)        h2_run "https://127.0.0.1:$NGX_H2/" $NGX_PID ;;
     h2:pc)           h2_run "https://127.0.0.1:$PC_PORT/" $PC_PID ;;
   esac
