@@ -36,12 +36,14 @@ TCK=$(getconf CLK_TCK)
 # How busy the machine is besides us: "usr+sys % of both cores" over 1 s.
 machine_busy() { mpstat 1 1 2>/dev/null | awk '/Average/ && $2=="all" {printf "%.0f%%", 100-$NF}'; }
 
-# wrk_run URL PIDS... -> "rps p99 cpu_us_per_req errors" (PIDS: the proxy's processes)
+# wrk_run URL PIDS... -> "rps p99 cpu_us_per_req errors" (PIDS: the proxy's processes);
+# WRK_HEADER="Name: value" adds one request header.
 wrk_run() {
   local url=$1; shift
-  wrk -t1 -c"$CONNS" -d2s ${WRK_ARGS:-} "$url" >/dev/null 2>&1   # warm-up: pools, caches
+  local hdr=(); if [ -n "${WRK_HEADER:-}" ]; then hdr=(-H "$WRK_HEADER"); fi
+  wrk -t1 -c"$CONNS" -d2s "${hdr[@]}" "$url" >/dev/null 2>&1   # warm-up: pools, caches
   local c0; c0=$(cpu_ticks "$@")
-  local out; out=$(taskset -c "$LOAD_CPU" wrk -t1 -c"$CONNS" -d"${DURATION}s" --latency ${WRK_ARGS:-} "$url")
+  local out; out=$(taskset -c "$LOAD_CPU" wrk -t1 -c"$CONNS" -d"${DURATION}s" --latency "${hdr[@]}" "$url")
   local c1; c1=$(cpu_ticks "$@")
   local reqs; reqs=$(echo "$out" | awk '/requests in/ {print $1}')
   local rps; rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')

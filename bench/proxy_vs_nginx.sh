@@ -30,8 +30,8 @@ SCENARIOS=${SCENARIOS:-plain logged h2c workers2}
 IDLE_CONNS=${IDLE_CONNS:-10000}
 
 bench_tools
-cargo build --release --quiet
-BIN=target/release/portcullis
+# BIN=/path/to/portcullis measures another build (e.g. a "before" binary).
+if [ -z "${BIN:-}" ]; then cargo build --release --quiet; BIN=target/release/portcullis; fi
 ulimit -n "$(ulimit -Hn)"   # 10,000 idle connections need the fds
 
 B=${BASE_PORT:-18081}

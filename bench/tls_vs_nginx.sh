@@ -28,8 +28,8 @@ SCENARIOS=${SCENARIOS:-keepalive handshake h2}
 IDLE_CONNS=${IDLE_CONNS:-5000}
 
 bench_tools
-cargo build --release --quiet
-BIN=target/release/portcullis
+# BIN=/path/to/portcullis measures another build (e.g. a "before" binary).
+if [ -z "${BIN:-}" ]; then cargo build --release --quiet; BIN=target/release/portcullis; fi
 ulimit -n "$(ulimit -Hn)"   # 10,000 idle connections need the fds
 
 WORK=$(mktemp -d)
@@ -124,8 +124,8 @@ measure() {
   case "$1:$2" in
     keepalive:nginx) wrk_run "https://127.0.0.1:$NGX_PORT/" $NGX_PID ;;
     keepalive:pc)    wrk_run "https://127.0.0.1:$PC_PORT/" $PC_PID ;;
-    handshake:nginx) WRK_ARGS="-H Connection:close" wrk_run "https://127.0.0.1:$NGX_PORT/" $NGX_PID ;;
-    handshake:pc)    WRK_ARGS="-H Connection:close" wrk_run "https://127.0.0.1:$PC_PORT/" $PC_PID ;;
+    handshake:nginx) WRK_HEADER="Connection: close" wrk_run "https://127.0.0.1:$NGX_PORT/" $NGX_PID ;;
+    handshake:pc)    WRK_HEADER="Connection: close" wrk_run "https://127.0.0.1:$PC_PORT/" $PC_PID ;;
     h2:nginx)        h2_run "https://127.0.0.1:$NGX_H2/" $NGX_PID ;;
     h2:pc)           h2_run "https://127.0.0.1:$PC_PORT/" $PC_PID ;;
   esac

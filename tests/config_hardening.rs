@@ -187,3 +187,24 @@ fn route_timeouts_wrong_values() {
         "{e}"
     );
 }
+
+#[test]
+fn weights_summing_to_zero_and_unknown_canary() {
+    let e = error(&route("    backends: [{ name: app, weight: 0 }]\n"));
+    assert_eq!(
+        e,
+        "gateway.yaml:7:15 routes[0].backends: the weights sum to 0: no request could be served"
+    );
+    let e = error(&route(
+        "    backend: app\n    canary: { backend: nope, header: { name: x-c } }\n",
+    ));
+    assert_eq!(
+        e,
+        "gateway.yaml:8:24 routes[0].canary.backend: unknown backend \"nope\""
+    );
+    let e = error(&route("    backend: app\n    backends: [{ name: app }]\n"));
+    assert_eq!(
+        e,
+        "gateway.yaml:8:15 routes[0].backends: set backend or backends, not both"
+    );
+}

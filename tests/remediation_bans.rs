@@ -101,7 +101,10 @@ async fn a_scanner_is_banned_on_every_replica_and_escalates() {
     // Listed and removable through the admin API (on any replica).
     let (status, list) = admin(&b, "GET", "").await;
     assert_eq!(status, 200);
-    assert!(list.contains("remediation:probing") && list.contains("127.0.0.5/32"), "{list}");
+    assert!(
+        list.contains("remediation:probing") && list.contains("127.0.0.5/32"),
+        "{list}"
+    );
     let (status, _) = admin(&b, "DELETE", r#"{"cidr": "127.0.0.5/32"}"#).await;
     assert_eq!(status, 200);
     until("127.0.0.5", web_a, 200).await;

@@ -225,3 +225,56 @@ routes:
         );
     }
 }
+
+/// A 90/10 split, a weight-0 backend that gets nothing, and a canary
+/// chosen by header or cookie whatever the weights.
+#[tokio::test]
+async fn weighted_backends_and_canary() {
+    let stable = Upstream::start("stable").await;
+    let next = Upstream::start("next").await;
+    let idle = Upstream::start("idle").await;
+    let yaml = format!(
+        r#"
+admin: {{ address: 127.0.0.1:0 }}
+server: {{ access_log: false }}
+listeners:
+  - name: web
+    address: 127.0.0.1:0
+backends:
+  - {{ name: stable, endpoints: [{{ address: "{}" }}] }}
+  - {{ name: next, endpoints: [{{ address: "{}" }}] }}
+  - {{ name: idle, endpoints: [{{ address: "{}" }}] }}
+routes:
+  - name: split
+    backends:
+      - {{ name: stable, weight: 90 }}
+      - {{ name: next, weight: 10 }}
+      - {{ name: idle, weight: 0 }}
+    canary:
+      backend: idle
+      header: {{ name: x-canary, value: "yes" }}
+      cookie: {{ name: canary }}
+"#,
+        stable.addr, next.addr, idle.addr
+    );
+    let gw = Gateway::start(&yaml);
+    for _ in 0..200 {
+        assert_eq!(get(gw.addr("web"), "/s").await.status, 200);
+    }
+    let (s, n) = (stable.count(), next.count());
+    assert_eq!(s + n, 200);
+    assert_eq!(idle.count(), 0, "weight 0 gets nothing");
+    // 10 % of 200 is 20 (sd ~4): far outside these bounds means no split.
+    assert!((3..=50).contains(&n), "stable {s}, next {n}");
+    let canary = request(gw.addr("web"), "/c", &[("x-canary", "yes")]).await;
+    assert_eq!(canary.headers["x-upstream"], "idle");
+    let cookie = request(gw.addr("web"), "/c", &[("cookie", "a=b; canary=always")]).await;
+    assert_eq!(cookie.headers["x-upstream"], "idle");
+    let not = request(
+        gw.addr("web"),
+        "/c",
+        &[("x-canary", "no"), ("cookie", "canary=never")],
+    )
+    .await;
+    assert_ne!(not.headers["x-upstream"], "idle");
+}

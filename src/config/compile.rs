@@ -73,6 +73,8 @@ pub enum RouteAction {
     Backend(Arc<Backend>),
     Direct(DirectResponse),
     Redirect(crate::http::filter::redirect::Redirect),
+    /// Weighted backends and/or a header/cookie canary.
+    Split(crate::upstream::split::BackendSplit),
 }
 
 #[derive(Debug, Clone)]
@@ -334,7 +336,18 @@ fn compile_route(
             }
         };
     }
+    let split = !route.backends.is_empty() || route.canary.is_some();
     let action = match (&route.backend, &route.direct_response) {
+        (_, None) if split => {
+            let lookup = |name: &str| backends.get(name).cloned();
+            match crate::upstream::split::BackendSplit::compile(route, lookup) {
+                Ok(s) => RouteAction::Split(s),
+                Err((field, message)) => {
+                    errors.push(err(format!("routes[{index}].{field}"), message));
+                    return Err(errors);
+                }
+            }
+        }
         (Some(name), None) => match backends.get(name) {
             Some(b) => RouteAction::Backend(Arc::clone(b)),
             None => {

@@ -98,3 +98,43 @@ pub struct RouteTimeoutsSpec {
     #[serde(default, with = "crate::config::spec_conn_limit::opt_duration")]
     pub backend_request: Option<std::time::Duration>,
 }
+
+/// One backend of a traffic split (Gateway API weighted `backendRefs`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct WeightedBackendSpec {
+    pub name: String,
+    /// Share of requests: `weight / sum of weights` (0 keeps it listed but
+    /// idle).
+    #[serde(default = "default_split_weight")]
+    pub weight: u32,
+}
+
+fn default_split_weight() -> u32 {
+    1
+}
+
+/// Requests carrying the header or cookie go to `backend` whatever the
+/// weights (ingress-nginx `canary-by-header` / `canary-by-cookie`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct CanarySpec {
+    pub backend: String,
+    #[serde(default)]
+    pub header: Option<CanaryMatchSpec>,
+    #[serde(default)]
+    pub cookie: Option<CanaryMatchSpec>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct CanaryMatchSpec {
+    pub name: String,
+    /// The value that selects the canary (exact match).
+    #[serde(default = "default_canary_value")]
+    pub value: String,
+}
+
+fn default_canary_value() -> String {
+    "always".to_owned()
+}

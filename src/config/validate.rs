@@ -125,9 +125,10 @@ pub fn validate(cfg: &GatewayConfig) -> Vec<Issue> {
             &r.policies,
             &policies,
         );
-        crate::config::validate_route::check(&mut out, &base, r);
+        let known = |name: &str| backends.contains_key(name);
+        crate::config::validate_route::check(&mut out, &base, r, &known);
         match (&r.backend, &r.direct_response) {
-            (None, None) if r.redirect.is_some() => {}
+            (None, None) if r.redirect.is_some() || !r.backends.is_empty() => {}
             (None, None) => out.push(
                 &base,
                 "route needs one of backend, direct_response or redirect",

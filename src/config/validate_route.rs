@@ -7,9 +7,30 @@ use crate::config::spec::RouteSpec;
 use crate::config::validate::Issues;
 use crate::http::filter::{RouteFilters, redirect::Redirect, route_prefix};
 
-pub(crate) fn check(out: &mut Issues, base: &str, route: &RouteSpec) {
+pub(crate) fn check(
+    out: &mut Issues,
+    base: &str,
+    route: &RouteSpec,
+    backends: &dyn Fn(&str) -> bool,
+) {
+    if !route.backends.is_empty() || route.canary.is_some() {
+        if route.direct_response.is_some() {
+            out.push(
+                format!("{base}.backends"),
+                "set backends or direct_response, not both",
+            );
+        }
+        // Names only (`()` stands for a backend): the same rules as the
+        // snapshot's compile.
+        let lookup = |name: &str| backends(name).then_some(());
+        if let Err((field, message)) = crate::upstream::split::BackendSplit::compile(route, lookup)
+        {
+            out.push(join(base, &field), message);
+        }
+    }
     if let Some(redirect) = &route.redirect {
-        if route.backend.is_some() || route.direct_response.is_some() {
+        if route.backend.is_some() || !route.backends.is_empty() || route.direct_response.is_some()
+        {
             out.push(
                 format!("{base}.redirect"),
                 "a redirect is the route's answer: set only one of backend, direct_response, redirect",

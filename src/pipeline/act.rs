@@ -4,7 +4,6 @@
 //! the tunnel for a protocol switch.
 
 use std::borrow::Cow;
-use std::sync::Arc;
 
 use http::request::Parts;
 use http::{Request, Response, header};

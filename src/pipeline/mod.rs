@@ -139,6 +139,10 @@ async fn run(
             return act::redirect(redirect, route, facts.as_ref(), conn, &admitted, &parts);
         }
         RouteAction::Backend(backend) => Arc::clone(backend),
+        RouteAction::Split(split) => match split.pick(&parts.headers) {
+            Some(backend) => Arc::clone(backend),
+            None => return Err(Rejection::NoRoute.into()),
+        },
     };
     let client_ip = admitted.client_ip;
     let normalized_path = act::upstream_path(listener, route, admitted.path)?;

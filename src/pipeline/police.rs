@@ -87,8 +87,21 @@ pub(super) async fn request_body(
 /// A client body that broke off or broke a limit while being buffered.
 fn body_rejection(error: RequestBodyError) -> Rejection {
     match error {
-        RequestBodyError::Limit(BodyFault::TooLarge) => Rejection::PayloadTooLarge,
-        RequestBodyError::Limit(BodyFault::TooSlow) => Rejection::BodyTimeout,
+        RequestBodyError::Limit(fault) => fault_rejection(fault),
         RequestBodyError::Client(_) => Rejection::BadRequest { reason: "bad_body" },
+    }
+}
+
+/// The client's fault, whichever stage noticed it: never the backend's.
+pub(super) fn fault_rejection(fault: BodyFault) -> Rejection {
+    match fault {
+        BodyFault::TooLarge => Rejection::PayloadTooLarge,
+        BodyFault::TooSlow => Rejection::BodyTimeout {
+            reason: "body_too_slow",
+        },
+        BodyFault::Idle => Rejection::BodyTimeout {
+            reason: "body_timeout",
+        },
+        BodyFault::Malformed => Rejection::BadRequest { reason: "bad_body" },
     }
 }

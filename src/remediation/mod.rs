@@ -62,9 +62,9 @@ struct Scenario {
 
 fn counts(kind: SignalKind, s: &Signal) -> bool {
     match kind {
-        SignalKind::AuthFailure => {
-            matches!(s.status, 401 | 403) && s.reason.is_none_or(|r| r != "ip_deny_list")
-        }
+        // The backend's (or an authentication stage's) refusals; a 403 from
+        // an IP rule or a feed says nothing about credentials.
+        SignalKind::AuthFailure => matches!(s.status, 401 | 403) && s.reason.is_none(),
         SignalKind::DistinctClientErrors => (400..500).contains(&s.status) && s.status != 429,
         SignalKind::DistinctNotFound => s.status == 404,
         SignalKind::RateLimited => s.status == 429,
@@ -114,8 +114,10 @@ pub async fn run(
     let mut offences: HashMap<IpAddr, u32> = HashMap::new();
     let replica = replica_name();
     while let Some(signal) = signals.recv().await {
-        // Banned clients keep sending; they are already handled.
-        if allow.contains(signal.ip) || signal.reason == Some("ip_deny_list") {
+        // Banned or listed clients keep sending; they are already handled.
+        if allow.contains(signal.ip)
+            || matches!(signal.reason, Some("ip_deny_list" | "threat_feed"))
+        {
             continue;
         }
         let now = Instant::now();

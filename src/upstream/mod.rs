@@ -7,3 +7,4 @@ pub mod endpoint;
 pub mod forward;
 pub mod h1;
 pub mod health;
+pub mod split;

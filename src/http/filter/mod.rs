@@ -70,7 +70,7 @@ impl RouteFilters {
                     return Err((format!("timeouts.{name}"), "must be greater than 0".into()));
                 }
             }
-            if route.backend.is_none() {
+            if route.backend.is_none() && route.backends.is_empty() {
                 return Err(("timeouts".into(), "timeouts need a backend".into()));
             }
             out.request_timeout = t.request;

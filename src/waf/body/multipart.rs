@@ -50,7 +50,9 @@ pub struct MultipartFacts {
     pub invalid_quoting: bool,
     /// `MULTIPART_INVALID_PART`: a part had no usable `Content-Disposition` or was malformed.
     pub invalid_part: bool,
-    /// `MULTIPART_FILE_LIMIT_EXCEEDED`: more file parts than allowed.
+    /// `MULTIPART_FILE_LIMIT_EXCEEDED`: ModSecurity sets it only when it extracts files to
+    /// disk past `SecUploadFileLimit`; nothing is extracted here, so it stays false (the
+    /// number of parts is bounded by `BodyLimits::max_args` instead).
     pub file_limit_exceeded: bool,
     /// `MULTIPART_UNMATCHED_BOUNDARY`, as ModSecurity v3 sets it: 1 when a line looked like a
     /// boundary but was not ours, 2 when our boundary was seen again after the first (so

@@ -97,7 +97,7 @@ impl Transaction<'_> {
                     }
                 } else {
                     let transformed = self.transformed(&value.value, rule);
-                    check(&transformed, &mut found);
+                    check(transformed.bytes(), &mut found);
                 }
             }
             found
@@ -116,14 +116,41 @@ impl Transaction<'_> {
         true
     }
 
-    fn transformed<'v>(&self, value: &'v [u8], rule: &Rule) -> Cow<'v, [u8]> {
-        let mut current: Cow<'v, [u8]> = Cow::Borrowed(value);
-        for (_, t) in &rule.actions.transforms {
-            if let Some(next) = t(&current) {
-                current = Cow::Owned(next);
+    fn transformed<'v>(&self, value: &'v Cow<'v, [u8]>, rule: &Rule) -> Transformed<'v> {
+        let run = |input: &[u8]| -> Option<Vec<u8>> {
+            let mut current: Option<Vec<u8>> = None;
+            for (_, t) in &rule.actions.transforms {
+                let next = t(current.as_deref().unwrap_or(input));
+                if next.is_some() {
+                    current = next;
+                }
             }
+            current
+        };
+        let chain = rule.actions.chain_id;
+        match value {
+            Cow::Borrowed(v) if chain != 0 => {
+                let key = (v.as_ptr() as usize, v.len(), chain);
+                if let Some(hit) = self.transform_cache.borrow().get(&key) {
+                    return match hit {
+                        Some(t) => Transformed::Shared(t.clone()),
+                        None => Transformed::Same(v),
+                    };
+                }
+                let result: Option<std::sync::Arc<[u8]>> = run(v).map(Into::into);
+                self.transform_cache
+                    .borrow_mut()
+                    .insert(key, result.clone());
+                match result {
+                    Some(t) => Transformed::Shared(t),
+                    None => Transformed::Same(v),
+                }
+            }
+            _ => match run(value) {
+                Some(t) => Transformed::Owned(t),
+                None => Transformed::Same(value),
+            },
         }
-        current
     }
 
     fn head_has_tag(&self, tag: &str) -> bool {
@@ -222,6 +249,23 @@ impl Transaction<'_> {
         sources.collect(&target, &mut values);
         if let Some(v) = values.first() {
             out.extend_from_slice(&v.value);
+        }
+    }
+}
+
+/// A value after its rule's transformations.
+enum Transformed<'v> {
+    Same(&'v [u8]),
+    Shared(std::sync::Arc<[u8]>),
+    Owned(Vec<u8>),
+}
+
+impl Transformed<'_> {
+    fn bytes(&self) -> &[u8] {
+        match self {
+            Self::Same(v) => v,
+            Self::Shared(v) => v,
+            Self::Owned(v) => v,
         }
     }
 }

@@ -9,6 +9,9 @@ use crate::waf::rule::{
     AllowScope, BodyProcessor, Disruptive, EngineMode, Rule, RuleSet, Step, Target,
 };
 
+pub(super) type TransformCache =
+    std::collections::HashMap<(usize, usize, u32), Option<std::sync::Arc<[u8]>>>;
+
 /// A `ctl:` removal, valid for the rest of the transaction.
 #[derive(Debug, Clone)]
 pub(super) enum Removal {
@@ -24,6 +27,11 @@ pub struct Transaction<'e> {
     pub(super) resp: ResponseData,
     pub(super) state: TxState,
     pub(super) removals: Vec<Removal>,
+    /// Transformed forms of request/response values, by (address, length,
+    /// transformation list): values are borrowed from data that lives as
+    /// long as the transaction, and the cache is cleared whenever that data
+    /// is replaced. `None` = the list leaves the value unchanged.
+    pub(super) transform_cache: std::cell::RefCell<TransformCache>,
     /// The rule being evaluated (for `ctl:ruleRemoveTargetByTag`).
     pub(super) current_rule: Option<std::sync::Arc<Rule>>,
     pub(super) mode: EngineMode,
@@ -50,6 +58,7 @@ impl<'e> Transaction<'e> {
             },
             removals: Vec::new(),
             current_rule: None,
+            transform_cache: Default::default(),
             mode: settings.engine,
             body_access: settings.request_body_access,
             force_body_variable: false,
@@ -72,6 +81,7 @@ impl<'e> Transaction<'e> {
         protocol: &[u8],
         headers: Pairs,
     ) -> Option<Intervention> {
+        self.transform_cache.get_mut().clear();
         let (uri, path, query) = data::split_target(target);
         let filename = (self.engine.url_decode)(&path).unwrap_or(path);
         let engine = self.engine;
@@ -102,6 +112,7 @@ impl<'e> Transaction<'e> {
         if self.next_phase <= 1 {
             self.run_until(1);
         }
+        self.transform_cache.get_mut().clear();
         if self.body_access && !body_bytes.is_empty() && self.intervention.is_none() {
             let engine = self.engine;
             let limits = engine.body_limits();
@@ -156,6 +167,7 @@ impl<'e> Transaction<'e> {
         if self.next_phase <= 2 {
             self.request_body(&[]);
         }
+        self.transform_cache.get_mut().clear();
         self.resp.status = status;
         self.resp.protocol = protocol.to_vec();
         self.resp.headers = headers;
@@ -188,6 +200,7 @@ impl<'e> Transaction<'e> {
         if self.next_phase <= 3 {
             self.run_until(3);
         }
+        self.transform_cache.get_mut().clear();
         if self.wants_response_body() {
             let limit = self.rules().settings.response_body_limit;
             self.resp.body = body_bytes[..body_bytes.len().min(limit)].to_vec();

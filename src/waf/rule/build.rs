@@ -108,9 +108,25 @@ impl RuleSetBuilder {
             });
         }
         let mut phases: [Vec<Step>; 5] = Default::default();
+        let mut chains: std::collections::HashMap<Vec<String>, u32> =
+            std::collections::HashMap::new();
         for entry in self.entries {
             match entry {
-                Entry::Rule(rule) => {
+                Entry::Rule(mut rule) => {
+                    let mut link = Some(&mut rule);
+                    while let Some(r) = link {
+                        let names: Vec<String> = r
+                            .actions
+                            .transforms
+                            .iter()
+                            .map(|(n, _)| n.to_ascii_lowercase())
+                            .collect();
+                        if !names.is_empty() {
+                            let next = u32::try_from(chains.len() + 1).unwrap_or(u32::MAX);
+                            r.actions.chain_id = *chains.entry(names).or_insert(next);
+                        }
+                        link = r.chain.as_deref_mut();
+                    }
                     let index = usize::from(rule.phase.clamp(1, 5) - 1);
                     phases[index].push(Step::Rule(Arc::new(rule)));
                 }

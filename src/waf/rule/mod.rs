@@ -152,6 +152,9 @@ pub struct Actions {
     pub transforms: Vec<(String, Transform)>,
     /// `t:none` seen: the phase default transformations do not apply.
     pub transforms_reset: bool,
+    /// Equal for rules with the same transformation list (0 = none), so a
+    /// transaction can cache a value's transformed form across rules.
+    pub chain_id: u32,
 }
 
 /// One SecRule/SecAction, with its chained rules.
