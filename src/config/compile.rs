@@ -141,8 +141,10 @@ pub fn compile_with(
             feeds: &config.feeds,
         };
         let kind = match spec.kind() {
-            Some(kind_spec) => crate::policy::compile::compile(&spec.name, kind_spec, previous, env)
-                .map_err(|e| (kind_spec.field(), e)),
+            Some(kind_spec) => {
+                crate::policy::compile::compile(&spec.name, kind_spec, previous, env)
+                    .map_err(|e| (kind_spec.field(), e))
+            }
             None => Err(("", "exactly one policy kind must be set".to_owned())),
         };
         let kind = match kind {

@@ -21,8 +21,8 @@ use crate::listener::client_ip::ClientIp;
 use crate::observe::access_log::AccessRecord;
 use crate::pipeline::admit::Admitted;
 use crate::pipeline::{ConnectionInfo, Stop, admit};
-use crate::upstream::backend::Backend;
 use crate::policy::{Decision, Phases, RequestContext};
+use crate::upstream::backend::Backend;
 use crate::upstream::forward::{self, UpstreamError, UpstreamRequest};
 use crate::upstream::h1::body::UpstreamBody;
 
@@ -70,7 +70,11 @@ pub(super) fn owned_facts(
 }
 
 /// The route's response-header modifier, on any answer of the route.
-fn response_edits(route: &Route, facts: Option<&OwnedFacts>, response: &mut Response<ResponseBody>) {
+fn response_edits(
+    route: &Route,
+    facts: Option<&OwnedFacts>,
+    response: &mut Response<ResponseBody>,
+) {
     if let (Some(modifier), Some(facts)) = (&route.filters.response_headers, facts) {
         modifier.apply(response.headers_mut(), &facts.facts());
     }

@@ -26,17 +26,6 @@ pub(super) struct Admitted<'r> {
     pub path: Cow<'r, str>,
 }
 
-impl Admitted<'_> {
-    /// The path to send upstream when normalisation changed it; `None`
-    /// means the received target goes as it is (no allocation).
-    pub fn into_normalized_path(self) -> Option<String> {
-        match self.path {
-            Cow::Owned(p) => Some(p),
-            Cow::Borrowed(_) => None,
-        }
-    }
-}
-
 pub(super) fn admit<'r>(
     listener: &ListenerRuntime,
     conn: &ConnectionInfo,

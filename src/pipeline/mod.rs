@@ -152,5 +152,8 @@ async fn run(
         tunnel,
         facts,
     };
-    act::forward(listener, conn, route, &backend, parts, body, forward, record, ctx).await
+    act::forward(
+        listener, conn, route, &backend, parts, body, forward, record, ctx,
+    )
+    .await
 }

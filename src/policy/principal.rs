@@ -102,10 +102,10 @@ pub fn claim_path<'a>(value: &'a serde_json::Value, path: &str) -> Option<&'a se
             // Longest key prefix first, so `a.b` as a key beats `a` then `b`.
             let mut split = path.len();
             while let Some(dot) = path[..split].rfind('.') {
-                if let Some(v) = map.get(&path[..dot]) {
-                    if let Some(found) = claim_path(v, &path[dot + 1..]) {
-                        return Some(found);
-                    }
+                if let Some(v) = map.get(&path[..dot])
+                    && let Some(found) = claim_path(v, &path[dot + 1..])
+                {
+                    return Some(found);
                 }
                 split = dot;
             }

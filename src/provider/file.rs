@@ -24,8 +24,8 @@ use tokio::sync::mpsc;
 
 use crate::config::error::ConfigErrors;
 use crate::config::load;
-use crate::provider::{Loaded, Provider};
 use crate::config::spec::GatewayConfig;
+use crate::provider::{Loaded, Provider};
 
 /// A YAML file, re-read on every change notification.
 pub struct FileProvider {
@@ -69,7 +69,6 @@ impl Provider for FileProvider {
         }
     }
 }
-
 
 /// Quiet time after the last event before contents are compared: editors
 /// and `kubectl cp` write in several steps.

@@ -19,7 +19,7 @@ pub fn hex_encode(input: &[u8]) -> Option<Vec<u8>> {
 }
 
 pub fn hex_decode(input: &[u8]) -> Option<Vec<u8>> {
-    if input.is_empty() || input.len() % 2 != 0 {
+    if input.is_empty() || !input.len().is_multiple_of(2) {
         return None;
     }
     (0..input.len())

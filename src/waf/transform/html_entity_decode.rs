@@ -9,17 +9,17 @@ pub fn html_entity_decode(input: &[u8]) -> Option<Vec<u8>> {
     let mut i = 0;
     let mut decoded_any = false;
     while i < input.len() {
-        if input[i] == b'&' {
-            if let Some((byte, next)) = entity_at(input, i + 1) {
-                out.push(byte);
-                i = if input.get(next) == Some(&b';') {
-                    next + 1
-                } else {
-                    next
-                };
-                decoded_any = true;
-                continue;
-            }
+        if input[i] == b'&'
+            && let Some((byte, next)) = entity_at(input, i + 1)
+        {
+            out.push(byte);
+            i = if input.get(next) == Some(&b';') {
+                next + 1
+            } else {
+                next
+            };
+            decoded_any = true;
+            continue;
         }
         out.push(input[i]);
         i += 1;
