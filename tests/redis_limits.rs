@@ -100,7 +100,7 @@ async fn three_gateways_enforce_one_limit_and_survive_an_outage() {
     assert_eq!(closed.status, 503, "{}", closed.body);
     let first_wait = started.elapsed();
     assert!(first_wait < Duration::from_secs(1), "{first_wait:?}");
-    gws[0].wait_log("\"action\":\"shared_store_down\"");
+    gws[0].find_or_wait_log("\"action\":\"shared_store_down\"");
     let local = statuses(webs[2], "/open", 4).await;
     assert_eq!(accepted(&local), 2, "{local:?}");
     let started = Instant::now();
@@ -165,7 +165,7 @@ async fn a_wrong_password_fails_closed_and_an_acl_user_works() {
     let web = gw.addr("web");
     let reply = get(web, "/closed").await;
     assert_eq!(reply.status, 503);
-    let line = gw.wait_log("\"action\":\"shared_store_down\"");
+    let line = gw.find_or_wait_log("\"action\":\"shared_store_down\"");
     assert!(
         line.to_lowercase().contains("pass") || line.to_lowercase().contains("auth"),
         "{line}"

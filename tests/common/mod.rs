@@ -153,6 +153,15 @@ impl Gateway {
         }
     }
 
+    /// A log line containing `needle`, whether it came before this call
+    /// (for example while the gateway was starting) or arrives later.
+    pub fn find_or_wait_log(&mut self, needle: &str) -> String {
+        if let Some(line) = self.logs().into_iter().find(|l| l.contains(needle)) {
+            return line;
+        }
+        self.wait_log(needle)
+    }
+
     pub fn logs(&self) -> Vec<String> {
         self.logs.lock().unwrap().clone()
     }
