@@ -277,3 +277,66 @@ async fn backend_tls_verified_wrong_ca_and_mtls() {
     let r = get(with.addr("web"), "/").await;
     assert_eq!(r.status, 200, "{}", r.body);
 }
+
+/// The verified certificate becomes the principal (`mtls` policy) and an
+/// authorization rule decides on its subject; anonymous requests on an
+/// optional listener are refused with 401 by the policy itself.
+#[tokio::test]
+async fn client_certificate_as_principal_for_authorization() {
+    let pki = pki();
+    let up = Upstream::start("u").await;
+    let ca = pki.dir.path().join("clients-ca.pem");
+    let yaml = format!(
+        r#"
+admin: {{ address: 127.0.0.1:0 }}
+listeners:
+  - name: https
+    address: 127.0.0.1:0
+    tls:
+      certificates: [{{ cert: "{}", key: "{}" }}]
+      client_auth: {{ mode: optional, ca: "{}" }}
+backends:
+  - name: app
+    endpoints: [{{ address: "{}" }}]
+policies:
+  - name: cert
+    mtls: {{}}
+  - name: only-client
+    authz:
+      rules: [{{ name: client, action: allow, subjects: ["CN=client.test"] }}]
+routes:
+  - name: app
+    policies: [cert, only-client]
+    backend: app
+"#,
+        p(&pki.server.cert),
+        p(&pki.server.key),
+        p(&ca),
+        up.addr
+    );
+    let gw = Gateway::start(&yaml);
+    let ok = spoofed_get(&gw, &pki, Some(&pki.client))
+        .await
+        .expect("with cert");
+    assert_eq!(ok.status, 200, "{}", ok.body);
+    let anonymous = spoofed_get(&gw, &pki, None)
+        .await
+        .expect("optional listener");
+    assert_eq!(anonymous.status, 401);
+    assert_eq!(
+        up.count(),
+        1,
+        "only the authorised request reached the backend"
+    );
+    let lines = gw.wait_access_lines(2);
+    assert!(
+        lines.iter().any(|l| l.contains("\"auth_method\":\"mtls\"")
+            && l.contains("\"subject\":\"CN=client.test\"")),
+        "{lines:?}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("\"reason\":\"client_certificate_missing\""))
+    );
+}

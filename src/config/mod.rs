@@ -15,6 +15,7 @@ pub mod spec_inflight;
 pub mod spec_introspection;
 pub mod spec_jwt;
 pub mod spec_logging;
+pub mod spec_mtls;
 pub mod spec_oidc;
 pub mod spec_rate_limit;
 pub mod spec_redis;

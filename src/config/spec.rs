@@ -534,6 +534,9 @@ pub struct PolicySpec {
     /// Forward authentication to an external service.
     #[serde(default)]
     pub external: Option<crate::config::spec_external::ExternalSpec>,
+    /// The verified client certificate (mTLS) as the principal.
+    #[serde(default)]
+    pub mtls: Option<crate::config::spec_mtls::MtlsSpec>,
     /// Deny (or tag) clients on a threat feed.
     #[serde(default)]
     pub threat_feed: Option<crate::config::spec_feeds::ThreatFeedPolicySpec>,
@@ -557,6 +560,7 @@ pub enum PolicyKindSpec<'a> {
     Basic(&'a crate::config::spec_basic::BasicSpec),
     External(&'a crate::config::spec_external::ExternalSpec),
     ThreatFeed(&'a crate::config::spec_feeds::ThreatFeedPolicySpec),
+    Mtls(&'a crate::config::spec_mtls::MtlsSpec),
     Oidc(&'a crate::config::spec_oidc::OidcSpec),
     Introspection(&'a crate::config::spec_introspection::IntrospectionSpec),
 }
@@ -574,6 +578,7 @@ impl PolicyKindSpec<'_> {
             PolicyKindSpec::Basic(_) => "basic",
             PolicyKindSpec::External(_) => "external",
             PolicyKindSpec::ThreatFeed(_) => "threat_feed",
+            PolicyKindSpec::Mtls(_) => "mtls",
             PolicyKindSpec::Oidc(_) => "oidc",
             PolicyKindSpec::Introspection(_) => "introspection",
         }
@@ -588,6 +593,7 @@ impl PolicyKindSpec<'_> {
                 | PolicyKindSpec::Basic(_)
                 | PolicyKindSpec::External(_)
                 | PolicyKindSpec::Oidc(_)
+                | PolicyKindSpec::Mtls(_)
                 | PolicyKindSpec::Introspection(_)
         )
     }
@@ -623,6 +629,9 @@ impl PolicySpec {
         }
         if let Some(s) = &self.threat_feed {
             kinds.push(PolicyKindSpec::ThreatFeed(s));
+        }
+        if let Some(s) = &self.mtls {
+            kinds.push(PolicyKindSpec::Mtls(s));
         }
         if let Some(s) = &self.oidc {
             kinds.push(PolicyKindSpec::Oidc(s));

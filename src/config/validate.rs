@@ -172,7 +172,7 @@ pub fn validate(cfg: &GatewayConfig) -> Vec<Issue> {
         let Some(kind) = kinds.first() else {
             out.push(
                 &base,
-                "policy needs exactly one kind (ip_filter, rate_limit, inflight, jwt, authz, api_key, basic, external, oidc, introspection, threat_feed)",
+                "policy needs exactly one kind (ip_filter, rate_limit, inflight, jwt, authz, api_key, basic, external, oidc, introspection, mtls, threat_feed)",
             );
             continue;
         };
@@ -197,6 +197,7 @@ pub fn validate(cfg: &GatewayConfig) -> Vec<Issue> {
             PolicyKindSpec::External(e) => {
                 crate::config::validate_auth::check_external(&mut out, &field, e)
             }
+            PolicyKindSpec::Mtls(_) => {}
             PolicyKindSpec::ThreatFeed(feed) => {
                 crate::config::validate_feeds::check_policy(&mut out, &field, feed, &cfg.feeds)
             }

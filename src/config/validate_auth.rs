@@ -496,6 +496,7 @@ fn reads_principal(kind: &PolicyKindSpec<'_>) -> bool {
         | PolicyKindSpec::Basic(_)
         | PolicyKindSpec::External(_)
         | PolicyKindSpec::ThreatFeed(_)
+        | PolicyKindSpec::Mtls(_)
         | PolicyKindSpec::Oidc(_)
         | PolicyKindSpec::Introspection(_) => false,
     }

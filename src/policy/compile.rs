@@ -34,6 +34,7 @@ pub fn compile(
         PolicyKindSpec::ApiKey(s) => PolicyKind::ApiKey(authn::api_key::ApiKey::compile(name, s)?),
         PolicyKindSpec::Basic(s) => PolicyKind::Basic(authn::basic::Basic::compile(name, s)?),
         PolicyKindSpec::External(s) => PolicyKind::External(authn::external::External::compile(s)?),
+        PolicyKindSpec::Mtls(s) => PolicyKind::Mtls(authn::mtls::Mtls::compile(s)),
         PolicyKindSpec::ThreatFeed(s) => PolicyKind::ThreatFeed(
             crate::policy::threat_feed::ThreatFeed::compile(s, env.feeds, &env.shared.feeds)?,
         ),

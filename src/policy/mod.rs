@@ -76,6 +76,7 @@ pub enum PolicyKind {
     Basic(authn::basic::Basic),
     External(authn::external::External),
     ThreatFeed(threat_feed::ThreatFeed),
+    Mtls(authn::mtls::Mtls),
     Oidc(Arc<authn::oidc::Oidc>),
     Introspection(Arc<authn::introspection::Introspection>),
 }
@@ -93,7 +94,8 @@ impl Policy {
             | PolicyKind::Basic(_)
             | PolicyKind::Oidc(_)
             | PolicyKind::Introspection(_)
-            | PolicyKind::ThreatFeed(_) => Phases::REQUEST_HEAD,
+            | PolicyKind::ThreatFeed(_)
+            | PolicyKind::Mtls(_) => Phases::REQUEST_HEAD,
             // With the body it decides once the body is buffered.
             PolicyKind::External(e) if e.body_budget().is_some() => Phases::REQUEST_BODY,
             PolicyKind::External(_) => Phases::REQUEST_HEAD,
@@ -124,6 +126,7 @@ impl Policy {
                 | PolicyKind::External(_)
                 | PolicyKind::Oidc(_)
                 | PolicyKind::Introspection(_)
+                | PolicyKind::Mtls(_)
         )
     }
 
@@ -141,7 +144,8 @@ impl Policy {
             | PolicyKind::External(_)
             | PolicyKind::Oidc(_)
             | PolicyKind::Introspection(_)
-            | PolicyKind::ThreatFeed(_) => false,
+            | PolicyKind::ThreatFeed(_)
+            | PolicyKind::Mtls(_) => false,
         }
     }
 
@@ -167,7 +171,8 @@ impl Policy {
             | PolicyKind::Basic(_)
             | PolicyKind::Oidc(_)
             | PolicyKind::Introspection(_)
-            | PolicyKind::ThreatFeed(_) => Decision::Continue,
+            | PolicyKind::ThreatFeed(_)
+            | PolicyKind::Mtls(_) => Decision::Continue,
         }
     }
 
@@ -209,7 +214,8 @@ impl Policy {
             | PolicyKind::External(_)
             | PolicyKind::Oidc(_)
             | PolicyKind::Introspection(_)
-            | PolicyKind::ThreatFeed(_) => Decision::Continue,
+            | PolicyKind::ThreatFeed(_)
+            | PolicyKind::Mtls(_) => Decision::Continue,
         }
     }
 
@@ -232,7 +238,8 @@ impl Policy {
             | PolicyKind::External(_)
             | PolicyKind::Oidc(_)
             | PolicyKind::Introspection(_)
-            | PolicyKind::ThreatFeed(_) => Decision::Continue,
+            | PolicyKind::ThreatFeed(_)
+            | PolicyKind::Mtls(_) => Decision::Continue,
         }
     }
 
@@ -366,6 +373,16 @@ impl Policy {
                     policy: Arc::clone(&self.name),
                     rule,
                 }),
+            },
+            PolicyKind::Mtls(mtls) => match mtls.authenticate(&self.name, input.client_cert) {
+                authn::mtls::Outcome::Authenticated(principal) => {
+                    ctx.authenticate(principal);
+                    Decision::Continue
+                }
+                authn::mtls::Outcome::Anonymous => Decision::Continue,
+                authn::mtls::Outcome::Failed(reason) => {
+                    Decision::Reject(authn::unauthorized(&self.name, reason, "Certificate"))
+                }
             },
             PolicyKind::ThreatFeed(feeds) => match feeds.check(input.client_ip) {
                 None => Decision::Continue,

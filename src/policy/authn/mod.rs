@@ -11,6 +11,7 @@ pub mod external;
 pub mod htpasswd;
 pub mod introspection;
 pub mod jwt;
+pub mod mtls;
 pub mod oidc;
 pub mod token;
 

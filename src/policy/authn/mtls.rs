@@ -78,14 +78,24 @@ mod tests {
     fn spiffe_id_wins_over_the_subject() {
         let m = Mtls::compile(&MtlsSpec { optional: false });
         let policy: Arc<str> = Arc::from("mtls");
-        let with = cert(&["DNS:payments.internal", "URI:spiffe://example.org/ns/prod/sa/payments"]);
-        let Outcome::Authenticated(p) = m.authenticate(&policy, Some(&with)) else { panic!() };
+        let with = cert(&[
+            "DNS:payments.internal",
+            "URI:spiffe://example.org/ns/prod/sa/payments",
+        ]);
+        let Outcome::Authenticated(p) = m.authenticate(&policy, Some(&with)) else {
+            panic!()
+        };
         assert_eq!(p.subject, "spiffe://example.org/ns/prod/sa/payments");
         assert_eq!(p.claims["subject"], "CN=payments,O=Example");
         let without = cert(&["DNS:payments.internal"]);
-        let Outcome::Authenticated(p) = m.authenticate(&policy, Some(&without)) else { panic!() };
+        let Outcome::Authenticated(p) = m.authenticate(&policy, Some(&without)) else {
+            panic!()
+        };
         assert_eq!(p.subject, "CN=payments,O=Example");
-        assert_eq!(m.authenticate(&policy, None), Outcome::Failed("client_certificate_missing"));
+        assert_eq!(
+            m.authenticate(&policy, None),
+            Outcome::Failed("client_certificate_missing")
+        );
         let optional = Mtls::compile(&MtlsSpec { optional: true });
         assert_eq!(optional.authenticate(&policy, None), Outcome::Anonymous);
     }
