@@ -92,7 +92,8 @@ echo "$OUT" | python3 -c '
 import json,sys
 r=json.load(sys.stdin); d='"$DURATION"'
 exp=100*d+20
-print(f"sent {r[\"sent\"]}  accepted {r[\"accepted\"]}  expected {exp}  error {100*(r[\"accepted\"]-exp)/exp:+.2f} %  p50 {r[\"p50_ms\"]} ms  p99 {r[\"p99_ms\"]} ms")'
+sent, acc, p50, p99 = r["sent"], r["accepted"], r["p50_ms"], r["p99_ms"]
+print(f"sent {sent}  accepted {acc}  expected {exp}  error {100*(acc-exp)/exp:+.2f} %  p50 {p50} ms  p99 {p99} ms")'
 
 echo
 echo "== 2. cost: one gateway (--workers 1, cpu $PROXY_CPU), wrk -c$CONNS ${DURATION}s, limit never triggers"
@@ -133,6 +134,7 @@ for mode in fail_open fail_closed; do
   echo "$OUT" | python3 -c '
 import json,sys
 r=json.load(sys.stdin)
-print(f"'"$mode"': max latency {r[\"max_ms\"]} ms  p99 {r[\"p99_ms\"]} ms  statuses {r[\"statuses\"]}")
-for s in sorted(r["per_second"], key=int): print(f"   second {s}: {r[\"per_second\"][s]}")'
+mx, p99, st, ps = r["max_ms"], r["p99_ms"], r["statuses"], r["per_second"]
+print(f"'"$mode"': max latency {mx} ms  p99 {p99} ms  statuses {st}")
+for k in sorted(ps, key=int): print(f"   second {k}: {ps[k]}")'
 done
