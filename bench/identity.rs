@@ -35,9 +35,17 @@ fn keys() -> Keys {
     let rng = SystemRandom::new();
     let pkcs8 = EcdsaKeyPair::generate_pkcs8(&signature::ECDSA_P256_SHA256_FIXED_SIGNING, &rng)
         .expect("ec key");
-    let ec = EcdsaKeyPair::from_pkcs8(&signature::ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8.as_ref(), &rng)
-        .expect("ec key");
-    let pem = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/rsa.key")).expect("rsa key");
+    let ec = EcdsaKeyPair::from_pkcs8(
+        &signature::ECDSA_P256_SHA256_FIXED_SIGNING,
+        pkcs8.as_ref(),
+        &rng,
+    )
+    .expect("ec key");
+    let pem = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/rsa.key"
+    ))
+    .expect("rsa key");
     let der = rustls_pki_types::PrivatePkcs8KeyDer::from_pem_slice(&pem).expect("pkcs8");
     let rsa = RsaKeyPair::from_pkcs8(der.secret_pkcs8_der()).expect("rsa");
     let point = ec.public_key().as_ref();
@@ -55,14 +63,27 @@ fn token(keys: &Keys, alg: &str, sub: &str) -> String {
     let header = serde_json::json!({"alg": alg, "kid": if alg == "ES256" { "ec" } else { "rsa" }});
     let claims = serde_json::json!({"iss": ISS, "sub": sub, "aud": "api", "exp": now + 3600,
         "roles": ["dev"], "scope": "read", "tenant": "acme"});
-    let input = format!("{}.{}", b64(header.to_string().as_bytes()), b64(claims.to_string().as_bytes()));
+    let input = format!(
+        "{}.{}",
+        b64(header.to_string().as_bytes()),
+        b64(claims.to_string().as_bytes())
+    );
     let rng = SystemRandom::new();
     let sig = if alg == "ES256" {
-        keys.ec.sign(&rng, input.as_bytes()).expect("sign").as_ref().to_vec()
+        keys.ec
+            .sign(&rng, input.as_bytes())
+            .expect("sign")
+            .as_ref()
+            .to_vec()
     } else {
         let mut sig = vec![0; keys.rsa.public().modulus_len()];
         keys.rsa
-            .sign(&signature::RSA_PKCS1_SHA256, &rng, input.as_bytes(), &mut sig)
+            .sign(
+                &signature::RSA_PKCS1_SHA256,
+                &rng,
+                input.as_bytes(),
+                &mut sig,
+            )
             .expect("sign");
         sig
     };
