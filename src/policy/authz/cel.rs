@@ -31,6 +31,17 @@ pub struct CelCondition {
     program: Program,
     root: Context<'static, 'static>,
     source: String,
+    /// Which variables the expression reads, so an evaluation builds only
+    /// those (the header map is the costly part of `request`).
+    uses: Uses,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Uses {
+    request: bool,
+    headers: bool,
+    source: bool,
+    principal: bool,
 }
 
 impl std::fmt::Debug for CelCondition {
@@ -72,10 +83,19 @@ impl CelCondition {
             },
         )
         .map_err(|e| format!("CEL: {e:?}"))?;
+        let refs = program.references();
+        let uses = Uses {
+            request: refs.has_variable("request"),
+            // Any way of reaching the header map names it in the source.
+            headers: source.contains("headers"),
+            source: refs.has_variable("source"),
+            principal: refs.has_variable("principal"),
+        };
         Ok(Self {
             program,
             root,
             source: source.to_owned(),
+            uses,
         })
     }
 
@@ -83,9 +103,15 @@ impl CelCondition {
     /// boolean, is `Err` (the caller fails closed).
     pub fn evaluate(&self, input: &PolicyInput<'_>) -> Result<bool, String> {
         let mut ctx = self.root.new_inner_scope();
-        ctx.add_variable_from_value("request", request_value(input));
-        ctx.add_variable_from_value("source", source_value(input));
-        ctx.add_variable_from_value("principal", principal_value(input.principal));
+        if self.uses.request {
+            ctx.add_variable_from_value("request", request_value(input, self.uses.headers));
+        }
+        if self.uses.source {
+            ctx.add_variable_from_value("source", source_value(input));
+        }
+        if self.uses.principal {
+            ctx.add_variable_from_value("principal", principal_value(input.principal));
+        }
         match self.program.execute(&ctx) {
             Ok(Value::Bool(b)) => Ok(b),
             Ok(other) => Err(format!("CEL result is not a boolean: {other:?}")),
@@ -106,9 +132,9 @@ fn map(entries: Vec<(&'static str, Value)>) -> Value {
     Value::Map(Map { map: Arc::new(map) })
 }
 
-fn request_value(input: &PolicyInput<'_>) -> Value {
-    let mut headers: HashMap<Key, Value> = HashMap::with_capacity(input.headers.keys_len());
-    for name in input.headers.keys() {
+fn request_value(input: &PolicyInput<'_>, with_headers: bool) -> Value {
+    let mut headers: HashMap<Key, Value> = HashMap::new();
+    for name in input.headers.keys().filter(|_| with_headers) {
         // Several values of one name are joined as HTTP does.
         let joined = input
             .headers
