@@ -161,18 +161,9 @@ impl Policy {
     ) -> Decision {
         match &self.kind {
             PolicyKind::External(external) => self.external(external, input, ctx, Some(body)).await,
-            // Head-only kinds never run here (`phases` says so).
-            PolicyKind::IpFilter(_)
-            | PolicyKind::RateLimit(_)
-            | PolicyKind::Inflight(_)
-            | PolicyKind::Jwt(_)
-            | PolicyKind::Authz(_)
-            | PolicyKind::ApiKey(_)
-            | PolicyKind::Basic(_)
-            | PolicyKind::Oidc(_)
-            | PolicyKind::Introspection(_)
-            | PolicyKind::ThreatFeed(_)
-            | PolicyKind::Mtls(_) => Decision::Continue,
+            // The chain calls this only for kinds whose `phases` include the
+            // request body; every other kind has nothing to do here.
+            _ => Decision::Continue,
         }
     }
 
@@ -203,20 +194,9 @@ impl Policy {
         _ctx: &mut RequestContext,
         _response: &mut http::response::Parts,
     ) -> Decision {
-        match &self.kind {
-            PolicyKind::IpFilter(_)
-            | PolicyKind::RateLimit(_)
-            | PolicyKind::Inflight(_)
-            | PolicyKind::Jwt(_)
-            | PolicyKind::Authz(_)
-            | PolicyKind::ApiKey(_)
-            | PolicyKind::Basic(_)
-            | PolicyKind::External(_)
-            | PolicyKind::Oidc(_)
-            | PolicyKind::Introspection(_)
-            | PolicyKind::ThreatFeed(_)
-            | PolicyKind::Mtls(_) => Decision::Continue,
-        }
+        // No kind declares this phase yet (the WAF will); the chain calls
+        // it only for kinds whose `phases` include it.
+        Decision::Continue
     }
 
     /// The response-body phase (buffered within the policy's budget).
@@ -227,20 +207,9 @@ impl Policy {
         _body: &[u8],
         _complete: bool,
     ) -> Decision {
-        match &self.kind {
-            PolicyKind::IpFilter(_)
-            | PolicyKind::RateLimit(_)
-            | PolicyKind::Inflight(_)
-            | PolicyKind::Jwt(_)
-            | PolicyKind::Authz(_)
-            | PolicyKind::ApiKey(_)
-            | PolicyKind::Basic(_)
-            | PolicyKind::External(_)
-            | PolicyKind::Oidc(_)
-            | PolicyKind::Introspection(_)
-            | PolicyKind::ThreatFeed(_)
-            | PolicyKind::Mtls(_) => Decision::Continue,
-        }
+        // No kind declares this phase yet (the WAF will); the chain calls
+        // it only for kinds whose `phases` include it.
+        Decision::Continue
     }
 
     /// The request-head phase. Async because a policy may hold the request
