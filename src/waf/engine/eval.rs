@@ -7,7 +7,7 @@ use crate::waf::operator::Captures;
 use crate::waf::rule::{Ctl, Macro, Rule, SetVar, SetVarOp, macros::Part};
 use std::borrow::Cow;
 
-impl Transaction<'_> {
+impl Transaction {
     /// Evaluates one rule with its chain; runs per-match actions as values
     /// match (as ModSecurity does) and reports whether the whole chain matched.
     pub(super) fn evaluate_chain(&mut self, head: &Rule) -> bool {

@@ -49,7 +49,8 @@ pub enum RuleSource {
     Files(PathBuf),
 }
 
-#[derive(Debug)]
+/// Cheap to clone: the rule set is shared.
+#[derive(Debug, Clone)]
 pub struct Engine {
     pub rules: Arc<RuleSet>,
     pub(crate) url_decode: Transform,
@@ -89,9 +90,9 @@ impl Engine {
         })
     }
 
-    pub fn transaction(&self, conn: Connection) -> Transaction<'_> {
+    pub fn transaction(&self, conn: Connection) -> Transaction {
         let unique_id = format!("{:016x}{:016x}", fastrand::u64(..), fastrand::u64(..));
-        Transaction::new(self, conn, unique_id)
+        Transaction::new(self.clone(), conn, unique_id)
     }
 
     pub(crate) fn body_limits(&self) -> BodyLimits {
