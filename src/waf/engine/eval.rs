@@ -190,7 +190,7 @@ impl Transaction {
         self.state.vars_mut(&setvar.collection).insert(key, value);
     }
 
-    fn apply_ctl(&mut self, ctl: &Ctl) {
+    pub(super) fn apply_ctl(&mut self, ctl: &Ctl) {
         match ctl {
             Ctl::RuleRemoveById(ranges) => self.removals.push(Removal::ById(ranges.clone())),
             Ctl::RuleRemoveByTag(tag) => self.removals.push(Removal::ByTag(tag.clone())),

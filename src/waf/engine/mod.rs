@@ -35,6 +35,9 @@ pub struct MatchedRule {
     pub phase: u8,
     pub message: String,
     pub data: String,
+    /// The variable that matched last (e.g. `ARGS:q`), so a log can redact
+    /// data taken from a credential.
+    pub variable: String,
     pub severity: Option<u8>,
     /// `false` for `nolog` rules (bookkeeping, not detections).
     pub logged: bool,

@@ -220,6 +220,14 @@ impl Transaction {
         &self.matched
     }
 
+    /// Applies `ctl` actions (rule and target removals) before the first
+    /// phase: the gateway's exclusions scoped to a route or path.
+    pub fn apply_ctls(&mut self, ctls: &[crate::waf::rule::Ctl]) {
+        for ctl in ctls {
+            self.apply_ctl(ctl);
+        }
+    }
+
     pub fn matched(&self) -> &[MatchedRule] {
         &self.matched
     }
@@ -331,11 +339,18 @@ impl Transaction {
                 Some(self.state.highest_severity.map_or(sev, |h| h.min(sev)));
         }
         let blocking = matches!(disruptive, Disruptive::Deny | Disruptive::Drop);
+        let variable = self
+            .state
+            .matched_var
+            .as_ref()
+            .map(|(name, _)| name.clone())
+            .unwrap_or_default();
         self.matched.push(MatchedRule {
             id: rule.id,
             phase,
             message,
             data,
+            variable,
             severity: rule.actions.severity,
             logged: rule.logs(),
             disruptive: blocking,
