@@ -292,6 +292,20 @@ async fn crs_in_the_gateway() {
     // Security events carry the finding.
     let events = gw.logs().join("\n");
     assert!(events.contains("\"waf_blocked\""), "no waf event: {events}");
+
+    // Every record, with or without a finding, fits the published schema.
+    let schema: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas/access-log.native.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    for line in gw.access_log() {
+        let value: serde_json::Value = serde_json::from_str(&line).unwrap();
+        let errors = common::schema::validate(&schema, &value);
+        assert!(errors.is_empty(), "{line}: {errors:?}");
+    }
 }
 
 async fn reqwest_metrics(gw: &Gateway) -> String {
