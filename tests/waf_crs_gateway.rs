@@ -30,6 +30,31 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use waf_suite::{Case, Observed, Request, albedo, crs_dir, load_cases};
 
+/// The CRS as shipped (PL 1, blocking) behind the default strict
+/// listener: what a new user runs.
+fn pl1_config(upstream: SocketAddr) -> String {
+    format!(
+        r#"
+admin: {{ address: 127.0.0.1:0 }}
+listeners:
+  - name: web
+    address: 127.0.0.1:0
+policies:
+  - name: crs
+    waf: {{ crs: {crs} }}
+backends:
+  - name: albedo
+    endpoints: [{{ address: "{upstream}" }}]
+routes:
+  - name: all
+    match: {{ path: {{ prefix: / }} }}
+    policies: [crs]
+    backend: albedo
+"#,
+        crs = crs_dir().display()
+    )
+}
+
 fn config(upstream: SocketAddr) -> String {
     let crs = crs_dir();
     format!(
@@ -242,6 +267,52 @@ fn observed(answer: &Answer, record: Option<&serde_json::Value>) -> Observed {
         status: answer.status,
         transport_error: answer.status.is_none(),
     }
+}
+
+/// Ordinary browsing and API traffic (forms, JSON, uploads, common
+/// headers) through the gateway at PL 1: not one request refused.
+#[tokio::test(flavor = "multi_thread")]
+async fn benign_corpus_passes_the_gateway_at_pl1() {
+    let upstream = start_albedo().await;
+    let gw = Gateway::start(&pl1_config(upstream));
+    let addr = gw.addr("web");
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/waf_benign");
+    let cases = waf_suite::load_cases_from(&dir);
+    let mut records = Records {
+        seen: 0,
+        by_id: HashMap::new(),
+    };
+    let mut requests = 0;
+    let mut blocked = Vec::new();
+    for case in &cases {
+        for stage in &case.stages {
+            requests += 1;
+            let answer = exchange(addr, &wire(&stage.request)).await;
+            let record = answer
+                .request_id
+                .as_deref()
+                .and_then(|id| records.wait(&gw, id));
+            let refused = answer.status.is_none_or(|s| s >= 400);
+            if refused || record.as_ref().is_some_and(|r| !r["waf"].is_null()) {
+                blocked.push(format!(
+                    "{}: status {:?}, waf {}",
+                    case.name,
+                    answer.status,
+                    record.map(|r| r["waf"].to_string()).unwrap_or_default()
+                ));
+            }
+        }
+    }
+    println!(
+        "benign corpus through the gateway at PL1: {requests} requests, {} refused or flagged",
+        blocked.len()
+    );
+    assert!(requests >= 20, "benign corpus missing");
+    assert!(
+        blocked.is_empty(),
+        "false positives:\n{}",
+        blocked.join("\n")
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
