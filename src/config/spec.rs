@@ -395,6 +395,12 @@ pub struct BackendSpec {
     /// How often endpoints given as DNS names are resolved again.
     #[serde(default = "default_dns_refresh", with = "duration")]
     pub dns_refresh: Duration,
+    /// `http1` (default), `h2` or `grpc`.
+    #[serde(
+        default,
+        skip_serializing_if = "crate::config::spec_upstream::BackendProtocol::is_http1"
+    )]
+    pub protocol: crate::config::spec_upstream::BackendProtocol,
 }
 
 fn default_idle_per_endpoint() -> usize {

@@ -6,5 +6,6 @@ pub mod dns;
 pub mod endpoint;
 pub mod forward;
 pub mod h1;
+pub mod h2;
 pub mod health;
 pub mod split;
