@@ -52,6 +52,21 @@ impl RequestBody {
     }
 }
 
+impl RequestBody {
+    /// A copy to send again, when the body can be replayed exactly: none
+    /// at all, or buffered whole by a policy. A streamed body cannot.
+    pub fn replayable(&self) -> Option<RequestBody> {
+        match self {
+            RequestBody::Buffered { data, trailers } => Some(RequestBody::Buffered {
+                data: data.clone(),
+                trailers: trailers.clone(),
+            }),
+            body if body.is_end_stream() => Some(RequestBody::Empty),
+            _ => None,
+        }
+    }
+}
+
 impl Body for RequestBody {
     type Data = Bytes;
     type Error = RequestBodyError;

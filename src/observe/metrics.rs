@@ -63,6 +63,14 @@ struct HashLabels {
     hash: String,
 }
 
+/// A route's event with an outcome (retries, mirrored copies).
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OutcomeLabels {
+    listener: String,
+    route: String,
+    outcome: &'static str,
+}
+
 fn latency_histogram() -> Histogram {
     Histogram::new(LATENCY_BUCKETS)
 }
@@ -81,6 +89,8 @@ pub struct Metrics {
     active: Family<ListenerLabels, Gauge>,
     reloads: Family<ResultLabels, Counter>,
     config_info: Family<HashLabels, Gauge>,
+    retries: Family<OutcomeLabels, Counter>,
+    mirrors: Family<OutcomeLabels, Counter>,
 }
 
 impl Metrics {
@@ -95,6 +105,8 @@ impl Metrics {
             active: Family::default(),
             reloads: Family::default(),
             config_info: Family::default(),
+            retries: Family::default(),
+            mirrors: Family::default(),
         };
         registry.register(
             "portcullis_http_requests",
@@ -135,6 +147,16 @@ impl Metrics {
             "portcullis_config_info",
             "The running configuration's hash (value is always 1)",
             m.config_info.clone(),
+        );
+        registry.register(
+            "portcullis_upstream_retries",
+            "Retries of route requests: retried, or refused by the retry budget (budget_exhausted)",
+            m.retries.clone(),
+        );
+        registry.register(
+            "portcullis_mirror_requests",
+            "Mirrored request copies: sent, failed, or dropped (full, body)",
+            m.mirrors.clone(),
         );
         Arc::new(m)
     }
@@ -239,6 +261,35 @@ impl RouteMetrics {
                 })
                 .inc();
         }
+    }
+}
+
+impl RouteMetrics {
+    fn outcome(&self, family: &Family<OutcomeLabels, Counter>, outcome: &'static str, n: u64) {
+        family
+            .get_or_create(&OutcomeLabels {
+                listener: self.labels.listener.clone(),
+                route: self.labels.route.clone(),
+                outcome,
+            })
+            .inc_by(n);
+    }
+
+    /// Counts `retries` made and whether the budget refused one. Retries
+    /// are rare, so the family's lock is acceptable here.
+    pub fn retries(&self, retries: u32, budget_exhausted: bool) {
+        if retries > 0 {
+            self.outcome(&self.families.retries, "retried", u64::from(retries));
+        }
+        if budget_exhausted {
+            self.outcome(&self.families.retries, "budget_exhausted", 1);
+        }
+    }
+
+    /// Counts one mirrored copy by outcome (`sent`, `failed`,
+    /// `dropped_full`, `dropped_body`).
+    pub fn mirror(&self, outcome: &'static str) {
+        self.outcome(&self.families.mirrors, outcome, 1);
     }
 }
 

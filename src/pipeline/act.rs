@@ -26,6 +26,7 @@ use crate::policy::{Decision, Phases, RequestContext};
 use crate::upstream::backend::Backend;
 use crate::upstream::forward::{self, UpstreamError, UpstreamRequest};
 use crate::upstream::h1::body::UpstreamBody;
+use crate::upstream::retrying::{self, RetryStats};
 
 const TRACEPARENT: http::HeaderName = http::HeaderName::from_static("traceparent");
 
@@ -216,7 +217,19 @@ pub(super) async fn forward(
                 .map(|t| record.start + t),
         ),
     };
-    let upstreamed = match forward::forward(backend, request, body, hash_key).await {
+    let forwarded = match filters.retry.as_deref() {
+        None => forward::forward(backend, request, body, hash_key).await,
+        Some(policy) => {
+            let mut stats = RetryStats::default();
+            let forwarded =
+                retrying::forward(backend, request, body, hash_key, policy, &mut stats).await;
+            record
+                .metrics
+                .retries(stats.retries, stats.budget_exhausted);
+            forwarded
+        }
+    };
+    let upstreamed = match forwarded {
         Ok(u) => u,
         Err(failed) => {
             record.upstream = failed.endpoint;

@@ -125,7 +125,7 @@ pub async fn forward(
     }
 }
 
-async fn attempt(
+pub(crate) async fn attempt(
     backend: &Backend,
     endpoint: &Endpoint,
     request: &UpstreamRequest<'_>,
@@ -315,7 +315,7 @@ fn warn_tls(backend: &Backend, endpoint: &Endpoint, e: &std::io::Error) {
     }
 }
 
-fn is_idempotent(method: &Method) -> bool {
+pub(crate) fn is_idempotent(method: &Method) -> bool {
     matches!(
         *method,
         Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE | Method::PUT | Method::DELETE

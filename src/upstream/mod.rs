@@ -8,4 +8,6 @@ pub mod forward;
 pub mod h1;
 pub mod h2;
 pub mod health;
+pub mod retry;
+pub mod retrying;
 pub mod split;
