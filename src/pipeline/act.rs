@@ -217,6 +217,13 @@ pub(super) async fn forward(
                 .map(|t| record.start + t),
         ),
     };
+    // The mirror's copy starts now and runs on its own.
+    let body = match &route.mirror {
+        Some(mirror) if !upgrade => {
+            mirror.start(&record.metrics, &request, body, forward.client_ip)
+        }
+        _ => body,
+    };
     let forwarded = match filters.retry.as_deref() {
         None => forward::forward(backend, request, body, hash_key).await,
         Some(policy) => {

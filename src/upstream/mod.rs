@@ -8,6 +8,7 @@ pub mod forward;
 pub mod h1;
 pub mod h2;
 pub mod health;
+pub mod mirror;
 pub mod retry;
 pub mod retrying;
 pub mod split;
