@@ -63,6 +63,12 @@ struct HashLabels {
     hash: String,
 }
 
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct LimitLabels {
+    listener: String,
+    limit: &'static str,
+}
+
 /// A route's event with an outcome (retries, mirrored copies).
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct OutcomeLabels {
@@ -91,6 +97,7 @@ pub struct Metrics {
     config_info: Family<HashLabels, Gauge>,
     retries: Family<OutcomeLabels, Counter>,
     mirrors: Family<OutcomeLabels, Counter>,
+    refused: Family<LimitLabels, Counter>,
 }
 
 impl Metrics {
@@ -107,6 +114,7 @@ impl Metrics {
             config_info: Family::default(),
             retries: Family::default(),
             mirrors: Family::default(),
+            refused: Family::default(),
         };
         registry.register(
             "portcullis_http_requests",
@@ -158,6 +166,11 @@ impl Metrics {
             "Mirrored request copies: sent, failed, or dropped (full, body)",
             m.mirrors.clone(),
         );
+        registry.register(
+            "portcullis_connections_refused",
+            "TCP connections closed unanswered for a connection limit: the listener's max_connections (listener) or max_connections_per_ip (per_ip)",
+            m.refused.clone(),
+        );
         Arc::new(m)
     }
 
@@ -187,9 +200,19 @@ impl Metrics {
         let labels = ListenerLabels {
             listener: listener.to_owned(),
         };
+        let refused = |limit| {
+            self.refused
+                .get_or_create(&LimitLabels {
+                    listener: listener.to_owned(),
+                    limit,
+                })
+                .clone()
+        };
         ListenerMetrics {
             accepted: self.accepted.get_or_create(&labels).clone(),
             active: self.active.get_or_create(&labels).clone(),
+            refused_listener: refused("listener"),
+            refused_per_ip: refused("per_ip"),
         }
     }
 
@@ -298,6 +321,8 @@ impl RouteMetrics {
 pub struct ListenerMetrics {
     accepted: Counter,
     active: Gauge,
+    refused_listener: Counter,
+    refused_per_ip: Counter,
 }
 
 impl ListenerMetrics {
@@ -306,6 +331,15 @@ impl ListenerMetrics {
         self.accepted.inc();
         self.active.inc();
         ActiveConnection(self.active.clone())
+    }
+
+    /// Counts a connection refused for a limit: `per_ip` or the listener's.
+    pub fn refused(&self, per_ip: bool) {
+        if per_ip {
+            self.refused_per_ip.inc();
+        } else {
+            self.refused_listener.inc();
+        }
     }
 }
 
