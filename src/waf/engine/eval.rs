@@ -55,12 +55,14 @@ impl Transaction {
                     _ => None,
                 })
                 .collect();
-            values.retain(|v| {
-                !excluded(&rule.exclusions, v)
-                    && !removed_targets
-                        .iter()
-                        .any(|t| t.collection == v.collection && t.selects(&v.key))
-            });
+            if !rule.exclusions.is_empty() || !removed_targets.is_empty() {
+                values.retain(|v| {
+                    !excluded(&rule.exclusions, v)
+                        && !removed_targets
+                            .iter()
+                            .any(|t| t.collection == v.collection && t.selects(&v.key))
+                });
+            }
             let expanded = op
                 .param_macro
                 .as_ref()
@@ -70,21 +72,19 @@ impl Transaction {
             for value in &values {
                 let check =
                     |input: &[u8], found: &mut Vec<(String, Vec<u8>, Option<Captures>)>| -> bool {
-                        let mut captures: Captures = Default::default();
-                        if op.matches(
-                            input,
-                            expanded.as_deref(),
-                            want_captures.then_some(&mut captures),
-                        ) {
-                            found.push((
-                                value.name(),
-                                input.to_vec(),
-                                want_captures.then_some(captures),
-                            ));
-                            true
-                        } else {
-                            false
+                        if !want_captures {
+                            let hit = op.matches(input, expanded.as_deref(), None);
+                            if hit {
+                                found.push((value.name(), input.to_vec(), None));
+                            }
+                            return hit;
                         }
+                        let mut captures: Captures = Default::default();
+                        let hit = op.matches(input, expanded.as_deref(), Some(&mut captures));
+                        if hit {
+                            found.push((value.name(), input.to_vec(), Some(captures)));
+                        }
+                        hit
                     };
                 if rule.actions.multi_match {
                     let mut current: Cow<'_, [u8]> = Cow::Borrowed(&value.value);
@@ -96,7 +96,7 @@ impl Transaction {
                         }
                     }
                 } else {
-                    let transformed = self.transformed(&value.value, rule);
+                    let transformed = self.transformed(value, rule);
                     check(transformed.bytes(), &mut found);
                 }
             }
@@ -116,7 +116,8 @@ impl Transaction {
         true
     }
 
-    fn transformed<'v>(&self, value: &'v Cow<'v, [u8]>, rule: &Rule) -> Transformed<'v> {
+    fn transformed<'v>(&self, whole: &'v Value<'v>, rule: &Rule) -> Transformed<'v> {
+        let value = &whole.value;
         let run = |input: &[u8]| -> Option<Vec<u8>> {
             let mut current: Option<Vec<u8>> = None;
             for (_, t) in &rule.actions.transforms {
@@ -129,7 +130,7 @@ impl Transaction {
         };
         let chain = rule.actions.chain_id;
         match value {
-            Cow::Borrowed(v) if chain != 0 => {
+            Cow::Borrowed(v) if chain != 0 && !whole.is_state() => {
                 let key = (v.as_ptr() as usize, v.len(), chain);
                 if let Some(hit) = self.transform_cache.borrow().get(&key) {
                     return match hit {

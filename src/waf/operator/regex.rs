@@ -26,7 +26,7 @@ impl Rx {
         let regex = build(pattern)?;
         Ok(Self {
             regex: Some(regex),
-            literals: prefilter::regex_literals(pattern),
+            literals: prefilter::regex_literals(&braced_hex_as_bytes(pattern)),
         })
     }
 }
@@ -34,8 +34,10 @@ impl Rx {
 /// Bytes semantics first (as PCRE without UTF mode); a pattern that needs Unicode classes
 /// (e.g. a non-ASCII character inside `[...]`) falls back to Unicode mode.
 fn build(pattern: &str) -> Result<Regex, String> {
+    let bytes_pattern = braced_hex_as_bytes(pattern);
     let builder = |unicode: bool| {
-        RegexBuilder::new(pattern)
+        let text: &str = if unicode { pattern } else { &bytes_pattern };
+        RegexBuilder::new(text)
             .dot_matches_new_line(true)
             .multi_line(true)
             .unicode(unicode)
@@ -46,6 +48,36 @@ fn build(pattern: &str) -> Result<Regex, String> {
     builder(false)
         .or_else(|_| builder(true))
         .map_err(|e| format!("@rx {pattern:?}: {e}"))
+}
+
+/// PCRE without UTF mode reads `\x{hh}` as the byte 0xhh (CRS 941310, 942432,
+/// 934120 spell UTF-8 sequences byte by byte that way); the regex crate reads
+/// it as a code point, so in bytes mode it becomes the fixed form `\xhh`.
+/// Code points above 0xFF and every other escape are kept as written.
+fn braced_hex_as_bytes(pattern: &str) -> std::borrow::Cow<'_, str> {
+    if !pattern.contains("\\x{") {
+        return std::borrow::Cow::Borrowed(pattern);
+    }
+    let mut out = String::with_capacity(pattern.len());
+    let mut rest = pattern;
+    while let Some(pos) = rest.find('\\') {
+        out.push_str(&rest[..pos]);
+        let escape = &rest[pos..];
+        if let Some(inner) = escape.strip_prefix("\\x{")
+            && let Some(end) = inner.find('}')
+            && let Ok(byte) = u8::from_str_radix(&inner[..end], 16)
+        {
+            out.push_str(&format!("\\x{byte:02X}"));
+            rest = &inner[end + 1..];
+            continue;
+        }
+        // Any other escape: the backslash and the character it escapes, verbatim.
+        let len = escape[1..].chars().next().map_or(0, char::len_utf8);
+        out.push_str(&escape[..1 + len]);
+        rest = &escape[1 + len..];
+    }
+    out.push_str(rest);
+    std::borrow::Cow::Owned(out)
 }
 
 impl Operator for Rx {
@@ -132,6 +164,24 @@ mod tests {
         );
         let err = Rx::compile("(unclosed").unwrap_err();
         assert!(err.contains("(unclosed"), "{err}");
+    }
+
+    #[test]
+    fn braced_hex_escapes_are_bytes_as_in_pcre() {
+        // CRS 941310: US-ASCII malformed `<` (0xBC) and `>` (0xBE) as single bytes.
+        let rx = Rx::compile(r"\x{bc}[^>\x{be}]*[>\x{be}]").unwrap();
+        assert!(rx.evaluate(b"\xbcscript\xbe", None, None));
+        assert!(!rx.evaluate("\u{bc}script".as_bytes(), None, None));
+        // CRS 942432: a UTF-8 quotation mark spelled byte by byte.
+        let rx = Rx::compile(r"\x{e2}\x80[\x98\x99]").unwrap();
+        assert!(rx.evaluate("\u{2019}".as_bytes(), None, None));
+        // Escaped backslashes and code points above 0xFF are kept as written.
+        assert_eq!(braced_hex_as_bytes(r"\\x{bc}"), r"\\x{bc}");
+        assert_eq!(braced_hex_as_bytes(r"\x{2019}\x{0a}"), r"\x{2019}\x0A");
+        assert!(matches!(
+            braced_hex_as_bytes("abc"),
+            std::borrow::Cow::Borrowed(_)
+        ));
     }
 
     #[test]
