@@ -84,11 +84,10 @@ enum Mode {
     Closed,
 }
 
+/// The state of a connection that spoke the preface: boxed, so an HTTP/1
+/// connection carries only the mode and a pointer.
 #[derive(Debug)]
-pub struct H2FloodGuard<IO> {
-    io: IO,
-    mode: Mode,
-    max_per_second: u32,
+struct H2State {
     inbound: Frames,
     outbound: Frames,
     window_start: Instant,
@@ -96,6 +95,14 @@ pub struct H2FloodGuard<IO> {
     last_stream: u32,
     goaway: [u8; FRAME_HEAD + 8],
     goaway_pos: usize,
+}
+
+#[derive(Debug)]
+pub struct H2FloodGuard<IO> {
+    io: IO,
+    mode: Mode,
+    max_per_second: u32,
+    state: Option<Box<H2State>>,
     handle: ViolationHandle,
 }
 
@@ -110,13 +117,7 @@ impl<IO> H2FloodGuard<IO> {
                 Mode::Sniffing(0)
             },
             max_per_second,
-            inbound: Frames::default(),
-            outbound: Frames::default(),
-            window_start: Instant::now(),
-            in_window: 0,
-            last_stream: 0,
-            goaway: [0; FRAME_HEAD + 8],
-            goaway_pos: 0,
+            state: None,
             handle,
         }
     }
@@ -131,37 +132,56 @@ impl<IO> H2FloodGuard<IO> {
             }
             bytes = &bytes[n..];
             self.mode = if matched + n == PREFACE.len() {
+                self.state = Some(Box::new(H2State {
+                    inbound: Frames::default(),
+                    outbound: Frames::default(),
+                    window_start: Instant::now(),
+                    in_window: 0,
+                    last_stream: 0,
+                    goaway: [0; FRAME_HEAD + 8],
+                    goaway_pos: 0,
+                }));
                 Mode::H2
             } else {
                 Mode::Sniffing(matched + n)
             };
         }
-        if self.mode != Mode::H2 {
+        let (Mode::H2, Some(state)) = (&self.mode, self.state.as_deref_mut()) else {
             return false;
-        }
+        };
         let mut control = 0u32;
-        let mut last_stream = self.last_stream;
-        self.inbound.feed(bytes, |kind, flags, stream| match kind {
+        let mut last_stream = state.last_stream;
+        state.inbound.feed(bytes, |kind, flags, stream| match kind {
             SETTINGS | PING if flags & ACK == 0 => control += 1,
             HEADERS => last_stream = last_stream.max(stream),
             _ => {}
         });
-        self.last_stream = last_stream;
+        state.last_stream = last_stream;
         if control == 0 {
             return false;
         }
         let now = Instant::now();
-        if now.duration_since(self.window_start) >= Duration::from_secs(1) {
-            self.window_start = now;
-            self.in_window = 0;
+        if now.duration_since(state.window_start) >= Duration::from_secs(1) {
+            state.window_start = now;
+            state.in_window = 0;
         }
-        self.in_window = self.in_window.saturating_add(control);
-        self.in_window > self.max_per_second
+        state.in_window = state.in_window.saturating_add(control);
+        state.in_window > self.max_per_second
+    }
+
+    fn outbound(&mut self, bytes: &[u8]) {
+        if let Some(state) = self.state.as_deref_mut() {
+            state.outbound.feed(bytes, |_, _, _| {});
+        }
     }
 
     fn start_goaway(&mut self) {
         self.handle.set(Violation::H2ControlFlood);
-        if !self.outbound.at_boundary() {
+        let Some(state) = self.state.as_deref_mut() else {
+            self.mode = Mode::Closed;
+            return;
+        };
+        if !state.outbound.at_boundary() {
             // hyper is inside a frame of its own: no clean place for ours.
             self.mode = Mode::Closed;
             return;
@@ -169,10 +189,10 @@ impl<IO> H2FloodGuard<IO> {
         let mut frame = [0u8; FRAME_HEAD + 8];
         frame[2] = 8; // payload length
         frame[3] = 0x7; // GOAWAY, stream 0
-        frame[FRAME_HEAD..FRAME_HEAD + 4].copy_from_slice(&self.last_stream.to_be_bytes());
+        frame[FRAME_HEAD..FRAME_HEAD + 4].copy_from_slice(&state.last_stream.to_be_bytes());
         frame[FRAME_HEAD + 4..].copy_from_slice(&ENHANCE_YOUR_CALM.to_be_bytes());
-        self.goaway = frame;
-        self.goaway_pos = 0;
+        state.goaway = frame;
+        state.goaway_pos = 0;
         self.mode = Mode::Closing;
     }
 }
@@ -188,9 +208,13 @@ impl<IO: AsyncWrite + Unpin> H2FloodGuard<IO> {
     /// Writes the rest of the GOAWAY and flushes; Ready once done or failed.
     fn poll_goaway(&mut self, cx: &mut Context<'_>) -> Poll<()> {
         while self.mode == Mode::Closing {
-            if self.goaway_pos < self.goaway.len() {
-                match Pin::new(&mut self.io).poll_write(cx, &self.goaway[self.goaway_pos..]) {
-                    Poll::Ready(Ok(n)) if n > 0 => self.goaway_pos += n,
+            let Some(state) = self.state.as_deref_mut() else {
+                self.mode = Mode::Closed;
+                break;
+            };
+            if state.goaway_pos < state.goaway.len() {
+                match Pin::new(&mut self.io).poll_write(cx, &state.goaway[state.goaway_pos..]) {
+                    Poll::Ready(Ok(n)) if n > 0 => state.goaway_pos += n,
                     Poll::Ready(_) => self.mode = Mode::Closed,
                     Poll::Pending => return Poll::Pending,
                 }
@@ -254,7 +278,7 @@ impl<IO: AsyncWrite + Unpin> AsyncWrite for H2FloodGuard<IO> {
             Mode::H2 => {
                 let polled = Pin::new(&mut this.io).poll_write(cx, buf);
                 if let Poll::Ready(Ok(n)) = polled {
-                    this.outbound.feed(&buf[..n], |_, _, _| {});
+                    this.outbound(&buf[..n]);
                 }
                 polled
             }
@@ -284,7 +308,7 @@ impl<IO: AsyncWrite + Unpin> AsyncWrite for H2FloodGuard<IO> {
                             break;
                         }
                         let take = n.min(slice.len());
-                        this.outbound.feed(&slice[..take], |_, _, _| {});
+                        this.outbound(&slice[..take]);
                         n -= take;
                     }
                 }
