@@ -11,7 +11,7 @@ use crate::waf::engine::{Intervention, Transaction};
 
 /// Messages kept per request (a PL4 scan of a hostile request can match
 /// dozens of rules; the ids are all kept).
-const MAX_MESSAGES: usize = 16;
+const MAX_MESSAGES: usize = 32;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Finding {
