@@ -81,12 +81,20 @@ async fn per_ip_global_and_override() {
         assert!(Instant::now() < deadline, "slot never freed");
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    let lines = gw.access_log();
-    let refused = lines
-        .iter()
-        .filter(|l| l.contains("\"reason\":\"conn_limit\""))
-        .count();
-    assert!(refused >= 3, "{lines:?}");
+    // Refusal records are written by the log thread: wait for them.
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let lines = gw.access_log();
+        let refused = lines
+            .iter()
+            .filter(|l| l.contains("\"reason\":\"conn_limit\""))
+            .count();
+        if refused >= 3 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{lines:?}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
 }
 
 #[tokio::test]
