@@ -32,13 +32,14 @@ impl Transaction {
             self.run_match_actions(rule);
             return true;
         };
-        let matches = {
+        let scratch = std::mem::take(&mut self.values_scratch);
+        let (matches, scratch) = {
             let sources = Sources {
                 req: &self.req,
                 resp: &self.resp,
                 state: &self.state,
             };
-            let mut values: Vec<Value<'_>> = Vec::new();
+            let mut values: Vec<Value<'_>> = recycle(scratch);
             for target in &rule.targets {
                 sources.collect(target, &mut values);
             }
@@ -72,19 +73,18 @@ impl Transaction {
             for value in &values {
                 let check =
                     |input: &[u8], found: &mut Vec<(String, Vec<u8>, Option<Captures>)>| -> bool {
-                        if !want_captures {
-                            let hit = op.matches(input, expanded.as_deref(), None);
-                            if hit {
-                                found.push((value.name(), input.to_vec(), None));
-                            }
-                            return hit;
+                        // Most values do not match: decide without captures
+                        // (cheaper), and capture only for a match.
+                        if !op.matches(input, expanded.as_deref(), None) {
+                            return false;
                         }
-                        let mut captures: Captures = Default::default();
-                        let hit = op.matches(input, expanded.as_deref(), Some(&mut captures));
-                        if hit {
-                            found.push((value.name(), input.to_vec(), Some(captures)));
-                        }
-                        hit
+                        let captures = want_captures.then(|| {
+                            let mut captures: Captures = Default::default();
+                            op.matches(input, expanded.as_deref(), Some(&mut captures));
+                            captures
+                        });
+                        found.push((value.name(), input.to_vec(), captures));
+                        true
                     };
                 if rule.actions.multi_match {
                     let mut current: Cow<'_, [u8]> = Cow::Borrowed(&value.value);
@@ -100,8 +100,9 @@ impl Transaction {
                     check(transformed.bytes(), &mut found);
                 }
             }
-            found
+            (found, recycle(values))
         };
+        self.values_scratch = scratch;
         if matches.is_empty() {
             return false;
         }
@@ -269,6 +270,16 @@ impl Transaction {
     }
 }
 
+/// The vector emptied, with another lifetime, keeping its allocation (std
+/// collects a `vec::IntoIter` in place when the element layout is the
+/// same): one buffer serves every rule of a transaction.
+// `filter_map` is what changes the element type (the lifetime) in place.
+#[allow(clippy::unnecessary_filter_map)]
+fn recycle<'b>(mut values: Vec<Value<'_>>) -> Vec<Value<'b>> {
+    values.clear();
+    values.into_iter().filter_map(|_| None).collect()
+}
+
 /// A value after its rule's transformations.
 enum Transformed<'v> {
     Same(&'v [u8]),
@@ -296,4 +307,31 @@ pub fn parse_number(v: &[u8]) -> i64 {
         .map(|(i, _)| i)
         .unwrap_or(text.len());
     text[..end].parse().unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::waf::rule::Collection;
+
+    #[test]
+    fn recycled_buffer_is_empty_and_keeps_its_allocation() {
+        let text = b"value".to_vec();
+        let mut values: Vec<Value<'_>> = Vec::with_capacity(32);
+        values.push(Value {
+            collection: Collection::Args,
+            key: Cow::Borrowed(b"k"),
+            value: Cow::Borrowed(&text),
+        });
+        let recycled: Vec<Value<'static>> = recycle(values);
+        assert!(recycled.is_empty());
+        assert!(recycled.capacity() >= 32);
+    }
+
+    #[test]
+    fn numbers_read_like_modsecurity() {
+        assert_eq!(parse_number(b" 42abc"), 42);
+        assert_eq!(parse_number(b"-7"), -7);
+        assert_eq!(parse_number(b"x"), 0);
+    }
 }

@@ -7,7 +7,9 @@ use crate::waf::rule::{Collection, Selector, Target};
 use std::collections::HashMap;
 
 /// Keys are lower-cased (SecLang collection keys are case-insensitive).
-pub type Vars = HashMap<Vec<u8>, Vec<u8>>;
+/// Fx-hashed: the client can name only a bounded number of keys (one per
+/// request header at most), too few for collisions to cost anything.
+pub type Vars = HashMap<Vec<u8>, Vec<u8>, super::fast_hash::FxBuild>;
 
 #[derive(Debug, Default)]
 pub struct TxState {

@@ -42,6 +42,8 @@ pub struct Transaction {
     pub(super) mode: EngineMode,
     pub(super) body_access: bool,
     pub(super) force_body_variable: bool,
+    /// The buffer rules collect their values into, kept empty between rules.
+    pub(super) values_scratch: Vec<super::collect::Value<'static>>,
     matched: Vec<MatchedRule>,
     intervention: Option<Intervention>,
     allow: Option<AllowScope>,
@@ -68,6 +70,7 @@ impl Transaction {
             mode,
             body_access,
             force_body_variable: false,
+            values_scratch: Vec::with_capacity(32),
             matched: Vec::new(),
             intervention: None,
             allow: None,
