@@ -81,6 +81,8 @@ pub struct Metrics {
     active: Family<ListenerLabels, Gauge>,
     reloads: Family<ResultLabels, Counter>,
     config_info: Family<HashLabels, Gauge>,
+    /// Authentication/authorization decisions and identity-provider calls.
+    pub identity: crate::observe::metrics_identity::IdentityFamilies,
 }
 
 impl Metrics {
@@ -95,6 +97,7 @@ impl Metrics {
             active: Family::default(),
             reloads: Family::default(),
             config_info: Family::default(),
+            identity: crate::observe::metrics_identity::IdentityFamilies::register(registry),
         };
         registry.register(
             "portcullis_http_requests",

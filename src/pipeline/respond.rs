@@ -58,6 +58,7 @@ pub(super) fn record(
         tls: conn.tls.clone(),
         principal: None,
         rule: None,
+        failed_auth: false,
     };
     // The trace continues upstream whether or not this request is logged.
     let trace = TraceContext::from_header(parts.headers.get(TRACEPARENT));
@@ -103,6 +104,7 @@ pub(super) fn finish(
             record.reason = Some(rejection.reason());
             record.policy = rejection.policy().cloned();
             record.rule = rejection.rule().cloned();
+            record.failed_auth = rejection.is_failed_authentication();
             rejection.into_response(&record.request_id)
         }
     };
