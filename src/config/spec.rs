@@ -302,6 +302,12 @@ pub struct RouteSpec {
     /// Timeouts to the response head for this route.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeouts: Option<crate::config::spec_route::RouteTimeoutsSpec>,
+    /// Retries on connect failures and 502/503/504, under a budget.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retries: Option<crate::config::spec_route::RetrySpec>,
+    /// A copy of each request sent to a second backend, answer ignored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mirror: Option<crate::config::spec_route::MirrorSpec>,
 }
 
 /// All present conditions must hold for a route to match.
@@ -395,6 +401,12 @@ pub struct BackendSpec {
     /// How often endpoints given as DNS names are resolved again.
     #[serde(default = "default_dns_refresh", with = "duration")]
     pub dns_refresh: Duration,
+    /// `http1` (default), `h2` or `grpc`.
+    #[serde(
+        default,
+        skip_serializing_if = "crate::config::spec_upstream::BackendProtocol::is_http1"
+    )]
+    pub protocol: crate::config::spec_upstream::BackendProtocol,
 }
 
 fn default_idle_per_endpoint() -> usize {
@@ -546,6 +558,9 @@ pub struct PolicySpec {
     /// Opaque bearer tokens checked at an introspection endpoint (RFC 7662).
     #[serde(default)]
     pub introspection: Option<crate::config::spec_introspection::IntrospectionSpec>,
+    /// A web application firewall running SecLang rules (the OWASP CRS).
+    #[serde(default)]
+    pub waf: Option<crate::config::spec_waf::WafSpec>,
 }
 
 /// The kind a policy is, borrowed from its spec.
@@ -563,6 +578,7 @@ pub enum PolicyKindSpec<'a> {
     Mtls(&'a crate::config::spec_mtls::MtlsSpec),
     Oidc(&'a crate::config::spec_oidc::OidcSpec),
     Introspection(&'a crate::config::spec_introspection::IntrospectionSpec),
+    Waf(&'a crate::config::spec_waf::WafSpec),
 }
 
 impl PolicyKindSpec<'_> {
@@ -581,6 +597,7 @@ impl PolicyKindSpec<'_> {
             PolicyKindSpec::Mtls(_) => "mtls",
             PolicyKindSpec::Oidc(_) => "oidc",
             PolicyKindSpec::Introspection(_) => "introspection",
+            PolicyKindSpec::Waf(_) => "waf",
         }
     }
 
@@ -638,6 +655,9 @@ impl PolicySpec {
         }
         if let Some(s) = &self.introspection {
             kinds.push(PolicyKindSpec::Introspection(s));
+        }
+        if let Some(s) = &self.waf {
+            kinds.push(PolicyKindSpec::Waf(s));
         }
         kinds
     }

@@ -80,6 +80,14 @@ pub enum Rejection {
         policy: Arc<str>,
         reason: &'static str,
     },
+    /// A WAF rule refused the request (or the response): the rule's
+    /// status, 403 by default; `close` for SecLang's `drop`.
+    WafBlocked {
+        policy: Arc<str>,
+        rule: Arc<str>,
+        status: StatusCode,
+        close: bool,
+    },
 }
 
 /// An answer relayed from an external authorization service.
@@ -110,6 +118,7 @@ impl Rejection {
             Rejection::PolicyRedirect { .. } => StatusCode::FOUND,
             Rejection::ExternalDenied(relayed) => relayed.status,
             Rejection::AuthUnavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            Rejection::WafBlocked { status, .. } => *status,
         }
     }
 
@@ -132,6 +141,7 @@ impl Rejection {
             Rejection::PolicyRedirect { reason, .. } => reason,
             Rejection::ExternalDenied(_) => "external_denied",
             Rejection::AuthUnavailable { reason, .. } => reason,
+            Rejection::WafBlocked { .. } => "waf_blocked",
         }
     }
 
@@ -166,7 +176,7 @@ impl Rejection {
     /// The authorization rule that denied, for the access log.
     pub fn rule(&self) -> Option<&Arc<str>> {
         match self {
-            Rejection::Denied { rule, .. } => Some(rule),
+            Rejection::Denied { rule, .. } | Rejection::WafBlocked { rule, .. } => Some(rule),
             _ => None,
         }
     }
@@ -181,7 +191,8 @@ impl Rejection {
             | Rejection::Denied { policy, .. }
             | Rejection::LoginRedirect { policy, .. }
             | Rejection::PolicyRedirect { policy, .. }
-            | Rejection::AuthUnavailable { policy, .. } => Some(policy),
+            | Rejection::AuthUnavailable { policy, .. }
+            | Rejection::WafBlocked { policy, .. } => Some(policy),
             Rejection::ExternalDenied(relayed) => Some(&relayed.policy),
             _ => None,
         }
@@ -197,6 +208,7 @@ impl Rejection {
                 | Rejection::PayloadTooLarge
                 | Rejection::UriTooLong
                 | Rejection::BodyTimeout { .. }
+                | Rejection::WafBlocked { close: true, .. }
         )
     }
 
@@ -273,6 +285,29 @@ impl Rejection {
         response
     }
 
+    /// The same answer as a gRPC client reads it: HTTP 200, `content-type:
+    /// application/grpc`, `grpc-status` (see [`crate::http::grpc::code_for`])
+    /// and the reason code as `grpc-message`, with no body (a
+    /// Trailers-Only response).
+    pub fn into_grpc_response(self, request_id: &HeaderValue) -> Response<ResponseBody> {
+        let code = crate::http::grpc::code_for(self.status());
+        let mut response = Response::new(ResponseBody::empty());
+        let headers = response.headers_mut();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/grpc"),
+        );
+        headers.insert("grpc-status", code.header());
+        if let Ok(message) = HeaderValue::from_str(self.reason()) {
+            headers.insert("grpc-message", message);
+        }
+        headers.insert("x-request-id", request_id.clone());
+        if let Rejection::Unauthorized { challenge, .. } = &self {
+            headers.insert(header::WWW_AUTHENTICATE, challenge.clone());
+        }
+        response
+    }
+
     /// `Retry-After` and the IETF `RateLimit-Policy` / `RateLimit` fields
     /// (draft-ietf-httpapi-ratelimit-headers) for a rate-limit rejection.
     fn limit_headers(&self) -> Option<[(&'static str, String); 3]> {
@@ -345,6 +380,22 @@ mod tests {
             assert_eq!(rejection.status().as_u16(), status);
             assert_eq!(rejection.reason(), reason);
         }
+    }
+
+    #[test]
+    fn grpc_answers_are_http_200_with_a_grpc_status() {
+        let id = HeaderValue::from_static("req-2");
+        let response = Rejection::GatewayTimeout.into_grpc_response(&id);
+        assert_eq!(response.status(), 200);
+        assert_eq!(response.headers()["content-type"], "application/grpc");
+        assert_eq!(response.headers()["grpc-status"], "4");
+        assert_eq!(response.headers()["grpc-message"], "upstream_timeout");
+        let response = Rejection::BadGateway {
+            reason: "connect_failed",
+        }
+        .into_grpc_response(&id);
+        assert_eq!(response.headers()["grpc-status"], "14");
+        assert_eq!(response.headers()["x-request-id"], "req-2");
     }
 
     #[test]

@@ -134,17 +134,23 @@ impl AccessLog {
         if !self.is_enabled() {
             return;
         }
-        let line = serde_json::json!({
-            "time": humantime::format_rfc3339_micros(SystemTime::now()).to_string(),
-            "listener": listener,
-            "client_ip": peer.0.ip().to_string(),
-            "peer": peer.0.to_string(),
-            "status": status,
-            "reason": reason,
-        });
-        let mut buf = line.to_string().into_bytes();
-        buf.push(b'\n');
-        self.submit(&buf);
+        let refusal = format::refusal::Refusal {
+            time: SystemTime::now(),
+            listener,
+            peer: peer.0,
+            status,
+            reason,
+        };
+        let mut buf = Vec::with_capacity(256);
+        let written = match self.inner.format {
+            AccessLogFormat::Native => refusal.write_native(&mut buf),
+            AccessLogFormat::Ecs => refusal.write_ecs(&mut buf),
+            AccessLogFormat::Combined => refusal.write_combined(&mut buf),
+        };
+        if written {
+            buf.push(b'\n');
+            self.submit(&buf);
+        }
     }
 
     /// Queues one formatted line ending in `\n` (dropped and counted when
@@ -221,6 +227,8 @@ pub struct AccessRecord {
     /// The gateway refused the client's credentials (or an authorization
     /// rule refused it): a failed login, for remediation.
     pub failed_auth: bool,
+    /// What a `waf` policy found (matched rules, scores, messages).
+    pub waf: Option<Box<crate::policy::waf::Finding>>,
 }
 
 #[derive(Serialize)]
@@ -272,6 +280,8 @@ struct Line<'a> {
     issuer: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     key_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    waf: Option<&'a crate::policy::waf::Finding>,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     aborted: bool,
     #[serde(skip_serializing_if = "HeaderList::is_empty")]
@@ -328,9 +338,15 @@ impl AccessRecord {
             self.upstream_ms,
             denied_by,
         );
-        if let Some((policy, reason)) = denied_by {
-            let client = self.client_ip.map(|ip| ip.to_string()).unwrap_or_default();
-            self.events.denied(&self.listener, &client, policy, reason);
+        let client = || self.client_ip.map(|ip| ip.to_string()).unwrap_or_default();
+        match (&self.waf, denied_by) {
+            // A WAF finding is its own event, with the rules and score.
+            (Some(finding), _) => self.events.waf(&self.listener, &client(), finding),
+            (None, Some((policy, reason))) => {
+                self.events
+                    .denied(&self.listener, &client(), policy, reason)
+            }
+            (None, None) => {}
         }
         self.events.signal(|| {
             use std::hash::{Hash, Hasher};
@@ -411,6 +427,7 @@ impl AccessRecord {
             subject: self.principal.as_ref().map(|p| p.subject.as_str()),
             issuer: self.principal.as_ref().and_then(|p| p.issuer.as_deref()),
             key_id: self.principal.as_ref().and_then(|p| p.key_id.as_deref()),
+            waf: self.waf.as_deref(),
             aborted: self.body_error,
             tls_version: self.tls.as_ref().map(|t| t.version),
             tls_cipher: self.tls.as_ref().map(|t| t.cipher),

@@ -47,6 +47,7 @@ fn record(log: AccessLog) -> AccessRecord {
         principal: None,
         rule: None,
         failed_auth: false,
+        waf: None,
     }
 }
 

@@ -59,6 +59,7 @@ pub(super) fn record(
         principal: None,
         rule: None,
         failed_auth: false,
+        waf: None,
     };
     // The trace continues upstream whether or not this request is logged.
     let trace = TraceContext::from_header(parts.headers.get(TRACEPARENT));
@@ -77,19 +78,26 @@ pub(super) fn record(
 }
 
 /// Turns the stages' outcome into the response and attaches the record.
+/// `grpc`: the request is gRPC, so a refusal is answered as a gRPC status.
 pub(super) fn finish(
     mut record: AccessRecord,
     ctx: RequestContext,
     outcome: Result<Response<ResponseBody>, Stop>,
+    grpc: bool,
 ) -> Response<ResponseBody> {
     let RequestContext {
         principal,
         response_headers,
         permits,
         note,
+        waf,
         ..
     } = ctx;
     record.principal = principal;
+    // Phase 5 (logging) runs now; its findings go into the record.
+    if let Some(waf) = waf {
+        record.waf = waf.finish(record.log.redaction()).map(Box::new);
+    }
     let mut response = match outcome {
         Ok(mut response) => {
             response_headers.apply(response.headers_mut());
@@ -105,7 +113,11 @@ pub(super) fn finish(
             record.policy = rejection.policy().cloned();
             record.rule = rejection.rule().cloned();
             record.failed_auth = rejection.is_failed_authentication();
-            rejection.into_response(&record.request_id)
+            if grpc {
+                rejection.into_grpc_response(&record.request_id)
+            } else {
+                rejection.into_response(&record.request_id)
+            }
         }
     };
     if !response.headers().contains_key(REQUEST_ID) {

@@ -52,5 +52,8 @@ pub fn compile(
         PolicyKindSpec::Introspection(s) => PolicyKind::Introspection(
             authn::introspection::reuse_or_compile(previous, s, &env.identity.fetches(name))?,
         ),
+        PolicyKindSpec::Waf(s) => {
+            PolicyKind::Waf(crate::policy::waf::Waf::reuse_or_compile(previous, s)?)
+        }
     })
 }

@@ -20,6 +20,7 @@ pub mod ip_filter;
 pub mod principal;
 pub mod rate_limit;
 pub mod threat_feed;
+pub mod waf;
 
 use std::sync::Arc;
 
@@ -40,6 +41,10 @@ pub struct PolicyInput<'a> {
     pub host: &'a str,
     pub path: &'a str,
     pub query: Option<&'a str>,
+    /// The request target as received (origin form), for policies that
+    /// inspect it raw (the WAF's `REQUEST_URI_RAW`).
+    pub target: &'a str,
+    pub version: http::Version,
     pub headers: &'a http::HeaderMap,
     /// The matched route's name (for route-scoped limits and keys).
     pub route: &'a str,
@@ -81,6 +86,7 @@ pub enum PolicyKind {
     Mtls(authn::mtls::Mtls),
     Oidc(Arc<authn::oidc::Oidc>),
     Introspection(Arc<authn::introspection::Introspection>),
+    Waf(Arc<waf::Waf>),
 }
 
 impl PolicyKind {
@@ -99,7 +105,8 @@ impl PolicyKind {
             PolicyKind::IpFilter(_)
             | PolicyKind::RateLimit(_)
             | PolicyKind::Inflight(_)
-            | PolicyKind::ThreatFeed(_) => return None,
+            | PolicyKind::ThreatFeed(_)
+            | PolicyKind::Waf(_) => return None,
         })
     }
 }
@@ -151,6 +158,15 @@ impl Policy {
             | PolicyKind::Mtls(_) => Phases::REQUEST_HEAD,
             // With the body it decides once the body is buffered.
             PolicyKind::External(e) if e.body_budget().is_some() => Phases::REQUEST_BODY,
+            PolicyKind::Waf(w) => {
+                let mut phases = Phases::REQUEST_HEAD
+                    .union(Phases::REQUEST_BODY)
+                    .union(Phases::RESPONSE_HEAD);
+                if w.response_body_budget().is_some() {
+                    phases = phases.union(Phases::RESPONSE_BODY);
+                }
+                phases
+            }
             PolicyKind::External(_) => Phases::REQUEST_HEAD,
         }
     }
@@ -160,13 +176,31 @@ impl Policy {
     pub fn request_body_budget(&self) -> Option<BodyBudget> {
         match &self.kind {
             PolicyKind::External(e) => e.body_budget(),
+            // Phase 2 runs on every request (CRS rules read the query there
+            // too); an empty budget buffers nothing.
+            PolicyKind::Waf(w) => Some(w.request_body_budget().unwrap_or(BodyBudget {
+                max_bytes: 0,
+                inspect_partial: true,
+            })),
             _ => None,
         }
     }
 
     /// How much of the response body the policy reads (response-body phase).
     pub fn response_body_budget(&self) -> Option<BodyBudget> {
-        None
+        match &self.kind {
+            PolicyKind::Waf(w) => w.response_body_budget(),
+            _ => None,
+        }
+    }
+
+    /// Whether the policy wants this response's body buffered (a WAF
+    /// inspects only listed media types; other bodies stream through).
+    pub fn wants_response_body(&self, ctx: &RequestContext) -> bool {
+        match &self.kind {
+            PolicyKind::Waf(_) => ctx.waf.as_ref().is_some_and(|w| w.wants_response_body()),
+            _ => true,
+        }
     }
 
     /// Whether the policy authenticates (attaches a principal).
@@ -198,7 +232,8 @@ impl Policy {
             | PolicyKind::Oidc(_)
             | PolicyKind::Introspection(_)
             | PolicyKind::ThreatFeed(_)
-            | PolicyKind::Mtls(_) => false,
+            | PolicyKind::Mtls(_)
+            | PolicyKind::Waf(_) => false,
         }
     }
 
@@ -225,6 +260,10 @@ impl Policy {
     ) -> Decision {
         match &self.kind {
             PolicyKind::External(external) => self.external(external, input, ctx, Some(body)).await,
+            PolicyKind::Waf(_) => match ctx.waf.as_mut() {
+                Some(request) => request.request_body(body),
+                None => Decision::Continue,
+            },
             // The chain calls this only for kinds whose `phases` include the
             // request body; every other kind has nothing to do here.
             _ => Decision::Continue,
@@ -255,25 +294,29 @@ impl Policy {
     /// The response-head phase: the policy may read and edit the head.
     pub fn response_head(
         &self,
-        _ctx: &mut RequestContext,
-        _response: &mut http::response::Parts,
+        ctx: &mut RequestContext,
+        response: &mut http::response::Parts,
     ) -> Decision {
-        // No kind declares this phase yet (the WAF will); the chain calls
-        // it only for kinds whose `phases` include it.
-        Decision::Continue
+        // Only the WAF declares this phase; the chain calls it only for
+        // kinds whose `phases` include it.
+        match (&self.kind, ctx.waf.as_mut()) {
+            (PolicyKind::Waf(_), Some(request)) => request.response_head(response),
+            _ => Decision::Continue,
+        }
     }
 
     /// The response-body phase (buffered within the policy's budget).
     pub fn response_body(
         &self,
-        _ctx: &mut RequestContext,
+        ctx: &mut RequestContext,
         _response: &http::response::Parts,
-        _body: &[u8],
+        body: &[u8],
         _complete: bool,
     ) -> Decision {
-        // No kind declares this phase yet (the WAF will); the chain calls
-        // it only for kinds whose `phases` include it.
-        Decision::Continue
+        match (&self.kind, ctx.waf.as_mut()) {
+            (PolicyKind::Waf(_), Some(request)) => request.response_body(body),
+            _ => Decision::Continue,
+        }
     }
 
     /// The request-head phase. Async because a policy may hold the request
@@ -434,6 +477,7 @@ impl Policy {
                     reason: "threat_feed",
                 }),
             },
+            PolicyKind::Waf(waf) => waf.request_head(&self.name, input, ctx),
             PolicyKind::IpFilter(filter) => match filter.check(input.client_ip) {
                 crate::config::spec::FilterAction::Allow => Decision::Continue,
                 crate::config::spec::FilterAction::Deny => Decision::Reject(Rejection::Forbidden {

@@ -259,6 +259,8 @@ mod tests {
             host: "api.example",
             path: "/admin/users",
             query: Some("a=1"),
+            target: "/",
+            version: http::Version::HTTP_11,
             headers: &headers,
             route: "r",
             principal,
