@@ -20,6 +20,7 @@ use ring::signature::{self, EcdsaKeyPair, KeyPair, RsaKeyPair};
 use rustls_pki_types::pem::PemObject;
 
 const ISS: &str = "https://idp.bench";
+const RULE: &str = "principal.claims.tenant == 'acme' && request.method == 'GET'";
 
 fn b64(b: &[u8]) -> String {
     URL_SAFE_NO_PAD.encode(b)
@@ -128,6 +129,38 @@ fn run(rt: &tokio::runtime::Runtime, jwt: &Jwt, token: &str) -> bool {
     )
 }
 
+/// `run` followed by the authorization policy on the principal.
+fn run_with_authz(rt: &tokio::runtime::Runtime, jwt: &Jwt, authz: &Authz, token: &str) -> bool {
+    let mut headers = http::HeaderMap::new();
+    headers.insert(
+        "authorization",
+        format!("Bearer {token}").parse().expect("header"),
+    );
+    let mut input = PolicyInput {
+        client_ip: ClientIp::from_trusted_source("10.0.0.1".parse().expect("ip")),
+        client_cert: None,
+        method: &http::Method::GET,
+        host: "api.example",
+        path: "/v1/items",
+        query: None,
+        target: "/",
+        version: http::Version::HTTP_11,
+        headers: &headers,
+        route: "r",
+        principal: None,
+    };
+    let mut ctx = RequestContext::default();
+    let policy: Arc<str> = Arc::from("jwt");
+    let now = portcullis::policy::authn::unix_now();
+    let portcullis::policy::authn::jwt::Outcome::Authenticated(p) =
+        rt.block_on(jwt.authenticate(&policy, &input, &mut ctx, now))
+    else {
+        return false;
+    };
+    input.principal = Some(&p);
+    authz.decide(&input) == portcullis::policy::authz::Verdict::Allow
+}
+
 fn identity(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_current_thread()
         .build()
@@ -149,7 +182,7 @@ fn identity(c: &mut Criterion) {
     });
 
     let authz: AuthzSpec = serde_json::from_value(serde_json::json!({"rules": [
-        {"name": "r", "action": "allow", "cel": "principal.claims.tenant == 'acme' && request.method == 'GET'"}
+        {"name": "r", "action": "allow", "cel": RULE}
     ]}))
     .expect("authz");
     let authz = Authz::compile(&authz).expect("authz");
@@ -175,6 +208,15 @@ fn identity(c: &mut Criterion) {
     };
     c.bench_function("authz decision, one CEL rule", |b| {
         b.iter(|| black_box(authz.decide(&input)))
+    });
+    let cel = portcullis::policy::authz::cel::CelCondition::compile(RULE).expect("cel");
+    assert!(cel.is_native());
+    c.bench_function("the same CEL rule on the interpreter", |b| {
+        b.iter(|| black_box(cel.evaluate_interpreted(&input)))
+    });
+    // The issue's target: a cached token plus one CEL rule, per request.
+    c.bench_function("jwt from cache + authz CEL rule", |b| {
+        b.iter(|| black_box(run_with_authz(&rt, &cached, &authz, &es)))
     });
 
     // Memory of 100,000 cached tokens (distinct subjects).

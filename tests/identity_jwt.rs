@@ -253,3 +253,220 @@ async fn authorization_rules_first_match_default_deny() {
     );
     assert!(lines.iter().any(|l| l.contains("\"rule\":\"default\"")));
 }
+
+async fn scrape(gw: &Gateway) -> prom::Exposition {
+    let reply = get(gw.admin, "/metrics").await;
+    assert_eq!(reply.status, 200);
+    prom::parse(&reply.body).unwrap_or_else(|e| panic!("{e}\n{}", reply.body))
+}
+
+async fn identity(gw: &Gateway) -> serde_json::Value {
+    let reply = get(gw.admin, "/api/identity").await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    serde_json::from_str(&reply.body).unwrap()
+}
+
+/// Polls the scrape until `name{labels}` reaches `at_least`.
+async fn metric_reaches(gw: &Gateway, name: &str, labels: &[(&str, &str)], at_least: f64) {
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        let value = scrape(gw).await.value(name, labels);
+        if value >= at_least {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{name}{labels:?} stayed at {value}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_down_idp_is_counted_and_shown_until_it_recovers() {
+    let key = SigningKey::generate("k1");
+    let idp = JwksServer::start(jwks(&[&key])).await;
+    idp.down.store(true, Ordering::SeqCst);
+    let upstream = Upstream::start("app").await;
+    let gw = Gateway::start(&config(idp.addr, upstream.addr));
+    let addr = gw.addr("web");
+
+    // The warm-up fetch at load fails: counted, timed, and shown.
+    let failed = [
+        ("policy", "bearer"),
+        ("fetch", "jwks"),
+        ("result", "http_error"),
+    ];
+    metric_reaches(&gw, "portcullis_identity_fetches_total", &failed, 1.0).await;
+    let doc = identity(&gw).await;
+    let bearer = doc["policies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "bearer")
+        .unwrap_or_else(|| panic!("{doc}"))
+        .clone();
+    assert_eq!(bearer["kind"], "jwt");
+    let provider = &bearer["providers"][0];
+    assert_eq!(provider["issuer"], ISS);
+    assert_eq!(provider["key_source"]["type"], "jwks_uri");
+    assert_eq!(provider["keys"], serde_json::json!([]), "{provider}");
+    assert!(provider["fetched_at"].is_null());
+    assert!(
+        provider["last_error"]["error"]
+            .as_str()
+            .unwrap()
+            .contains("HTTP 503"),
+        "{provider}"
+    );
+
+    // It comes back: the first token's unknown kid fetches at once.
+    idp.down.store(false, Ordering::SeqCst);
+    let token = key.sign(&claims("alice", &[], "read"));
+    let r = send(addr, request("GET", "/api/x", Some(&token))).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let doc = identity(&gw).await;
+    let provider = doc["policies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "bearer")
+        .map(|p| p["providers"][0].clone())
+        .unwrap();
+    assert_eq!(
+        provider["keys"],
+        serde_json::json!([{"kid": "k1", "kty": "EC", "crv": "P-256", "bits": null, "alg": "ES256"}]),
+        "{provider}"
+    );
+    assert!(provider["last_error"].is_null(), "{provider}");
+    assert!(provider["since_last_fetch_s"].as_f64().unwrap() < 60.0);
+    assert!(provider["fetched_at"].as_str().unwrap().ends_with('Z'));
+    assert!(
+        !doc.to_string().contains("\"x\":"),
+        "no key material in the answer"
+    );
+
+    let metrics = scrape(&gw).await;
+    let ok = [("policy", "bearer"), ("fetch", "jwks"), ("result", "ok")];
+    assert_eq!(metrics.value("portcullis_identity_fetches_total", &ok), 1.0);
+    assert!(
+        metrics.value(
+            "portcullis_identity_fetch_duration_seconds_count",
+            &[("policy", "bearer"), ("fetch", "jwks")]
+        ) >= 2.0
+    );
+    assert_eq!(
+        metrics.types["portcullis_identity_fetch_duration_seconds"],
+        "histogram"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn decisions_are_counted_by_policy_and_result() {
+    let key = SigningKey::generate("k");
+    let idp = JwksServer::start(jwks(&[&key])).await;
+    let upstream = Upstream::start("app").await;
+    let gw = Gateway::start(&config(idp.addr, upstream.addr));
+    let addr = gw.addr("web");
+
+    let reader = key.sign(&claims("ann", &[], "read"));
+    let mut expired = claims("bob", &[], "read");
+    expired["exp"] = serde_json::json!(now() - 3600);
+    let mut wrong_aud = claims("bob", &[], "read");
+    wrong_aud["aud"] = serde_json::json!("other");
+    let forged = SigningKey::generate("k").sign(&claims("eve", &[], "read"));
+    let cases = [
+        ("GET", "/api/1", Some(reader.clone()), 200),
+        ("GET", "/api/2", Some(reader.clone()), 200),
+        ("GET", "/api/3", None, 401),
+        ("GET", "/api/4", Some(key.sign(&expired)), 401),
+        ("GET", "/api/5", Some(key.sign(&wrong_aud)), 401),
+        ("GET", "/api/6", Some(forged), 401),
+        ("GET", "/admin/1", Some(reader.clone()), 200),
+        ("POST", "/admin/2", Some(reader), 403),
+    ];
+    for (method, path, token, status) in &cases {
+        let r = send(addr, request(method, path, token.as_deref())).await;
+        assert_eq!(r.status, *status, "{method} {path}: {}", r.body);
+    }
+    gw.wait_access_lines(cases.len());
+
+    let m = scrape(&gw).await;
+    let jwt = |result| {
+        m.value(
+            "portcullis_auth_decisions_total",
+            &[("policy", "bearer"), ("kind", "jwt"), ("result", result)],
+        )
+    };
+    assert_eq!(jwt("ok"), 4.0, "two /api and two /admin requests");
+    assert_eq!(jwt("token_missing"), 1.0);
+    assert_eq!(jwt("token_expired"), 1.0);
+    assert_eq!(jwt("audience_mismatch"), 1.0);
+    assert_eq!(jwt("bad_signature"), 1.0);
+    assert_eq!(jwt("anonymous"), 0.0);
+    let authz = |result| {
+        m.value(
+            "portcullis_auth_decisions_total",
+            &[("policy", "rules"), ("kind", "authz"), ("result", result)],
+        )
+    };
+    assert_eq!(authz("ok"), 1.0);
+    assert_eq!(authz("authz_denied"), 1.0);
+    // Labels stay bounded: no subject, token or path in any series.
+    for key in m.samples.keys() {
+        assert!(
+            !key.contains("ann") && !key.contains("eyJ") && !key.contains("/admin"),
+            "{key}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_logins_get_the_client_banned_missing_tokens_do_not() {
+    let key = SigningKey::generate("k");
+    let idp = JwksServer::start(jwks(&[&key])).await;
+    let upstream = Upstream::start("app").await;
+    let yaml = config(idp.addr, upstream.addr).replace(
+        "listeners:",
+        "remediation:\n  defaults: false\n  scenarios:\n    - { name: logins, signal: auth_failure, capacity: 3, leak: 1m, ban: [1h] }\nlisteners:",
+    );
+    let gw = Gateway::start(&yaml);
+    let addr = gw.addr("web");
+    let good = key.sign(&claims("ann", &[], "read"));
+
+    // A client without a token, many times: not a failed login.
+    for _ in 0..6 {
+        assert_eq!(
+            send_from("127.0.0.8", addr, request("GET", "/api/x", None))
+                .await
+                .status,
+            401
+        );
+    }
+    // Another presents forged tokens: the fourth overflows the bucket.
+    let forged = SigningKey::generate("k").sign(&claims("eve", &["admin"], "read"));
+    for _ in 0..4 {
+        let r = send_from("127.0.0.7", addr, request("GET", "/api/x", Some(&forged))).await;
+        assert_eq!(r.status, 401);
+    }
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        let r = send_from("127.0.0.7", addr, request("GET", "/api/x", Some(&good))).await;
+        if r.status == 403 {
+            break;
+        }
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert!(std::time::Instant::now() < deadline, "never banned");
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let list = get(gw.admin, "/api/deny-list").await.body;
+    assert!(
+        list.contains("remediation:logins") && list.contains("127.0.0.7/32"),
+        "{list}"
+    );
+    // Signals are handled in order, so the tokenless client's were seen
+    // before the ban: it was not banned.
+    let r = send_from("127.0.0.8", addr, request("GET", "/api/x", Some(&good))).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(!list.contains("127.0.0.8"), "{list}");
+}

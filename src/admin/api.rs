@@ -121,6 +121,9 @@ async fn api(
             ok(&json!({"routes": redacted_config(&snapshot.config)["routes"]}))
         }
         (&Method::GET, "/api/backends") => ok(&backends(&state.snapshot.load())),
+        (&Method::GET, "/api/identity") => {
+            ok(&crate::admin::identity::identity(&state.snapshot.load()))
+        }
         (&Method::POST, "/api/reload") => (action::ADMIN_REQUEST, reload(state).await, None),
         (&Method::GET, "/api/deny-list") => ok(&deny_list(state)),
         (&Method::POST, "/api/deny-list") => {

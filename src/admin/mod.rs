@@ -2,5 +2,6 @@
 //! admin API (see `docs/admin-api.md`).
 pub mod api;
 pub mod auth;
+pub mod identity;
 pub mod redact;
 pub mod server;

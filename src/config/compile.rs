@@ -141,6 +141,7 @@ pub fn compile_with(
         let env = crate::policy::compile::CompileEnv {
             shared: &telemetry.shared,
             feeds: &config.feeds,
+            identity: &telemetry.metrics.identity,
         };
         let kind = match spec.kind() {
             Some(kind_spec) => {
@@ -162,7 +163,17 @@ pub fn compile_with(
             }
         };
         let name: Arc<str> = spec.name.as_str().into();
-        policies.insert(&spec.name, Arc::new(Policy { name, kind }));
+        let decisions = kind
+            .decision_kind()
+            .map(|k| telemetry.metrics.identity.decisions(&spec.name, k));
+        policies.insert(
+            &spec.name,
+            Arc::new(Policy {
+                name,
+                kind,
+                decisions,
+            }),
+        );
     }
 
     let mut backends: HashMap<String, Arc<Backend>> = HashMap::new();

@@ -145,6 +145,25 @@ impl Rejection {
         }
     }
 
+    /// Whether the client presented credentials (a token, a key, a
+    /// password, a session) that were refused, or was refused by an
+    /// authorization rule or the external auth service: what remediation
+    /// counts as a failed login. Missing credentials (reasons ending in
+    /// `_missing`, `authentication_required`) are not: a first request
+    /// without them is how browsers and many clients begin.
+    pub fn is_failed_authentication(&self) -> bool {
+        match self {
+            Rejection::Unauthorized { reason, .. } => {
+                !reason.ends_with("_missing") && *reason != "authentication_required"
+            }
+            Rejection::Denied { .. } => true,
+            Rejection::ExternalDenied(relayed) => {
+                matches!(relayed.status.as_u16(), 401 | 403)
+            }
+            _ => false,
+        }
+    }
+
     /// The same rejection attributed to `policy` (for a challenge built
     /// with another realm name).
     pub fn with_policy(mut self, name: &Arc<str>) -> Self {
@@ -386,5 +405,34 @@ mod tests {
         assert_eq!(response.status(), 400);
         assert_eq!(response.headers()["x-request-id"], "req-1");
         assert_eq!(response.headers()["connection"], "close");
+    }
+
+    #[test]
+    fn refused_credentials_are_failed_logins_missing_ones_are_not() {
+        let unauthorized = |reason| Rejection::Unauthorized {
+            policy: "p".into(),
+            reason,
+            challenge: HeaderValue::from_static("Bearer"),
+        };
+        for reason in ["token_expired", "bad_signature", "credentials_invalid"] {
+            assert!(unauthorized(reason).is_failed_authentication(), "{reason}");
+        }
+        for reason in [
+            "token_missing",
+            "credentials_missing",
+            "authentication_required",
+        ] {
+            assert!(!unauthorized(reason).is_failed_authentication(), "{reason}");
+        }
+        let denied = Rejection::Denied {
+            policy: "p".into(),
+            rule: "r".into(),
+        };
+        assert!(denied.is_failed_authentication());
+        let ip = Rejection::Forbidden {
+            policy: "p".into(),
+            reason: "ip_denied",
+        };
+        assert!(!ip.is_failed_authentication());
     }
 }

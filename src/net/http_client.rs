@@ -38,6 +38,19 @@ pub enum FetchError {
     TooLarge(usize),
 }
 
+impl FetchError {
+    /// A stable code for metrics (`unreachable`, `timeout`, ...).
+    pub fn code(&self) -> &'static str {
+        match self {
+            FetchError::Url(_) | FetchError::PlainHttp(_) => "bad_url",
+            FetchError::Connect(_) => "unreachable",
+            FetchError::Tls(_) => "tls_error",
+            FetchError::Timeout => "timeout",
+            FetchError::Protocol(_) | FetchError::TooLarge(_) => "bad_answer",
+        }
+    }
+}
+
 /// An answer.
 #[derive(Debug, Clone)]
 pub struct Fetched {

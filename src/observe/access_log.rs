@@ -224,6 +224,9 @@ pub struct AccessRecord {
     pub principal: Option<Arc<crate::policy::Principal>>,
     /// The authorization rule that denied the request.
     pub rule: Option<Arc<str>>,
+    /// The gateway refused the client's credentials (or an authorization
+    /// rule refused it): a failed login, for remediation.
+    pub failed_auth: bool,
     /// What a `waf` policy found (matched rules, scores, messages).
     pub waf: Option<Box<crate::policy::waf::Finding>>,
 }
@@ -355,6 +358,7 @@ impl AccessRecord {
                 path_hash: h.finish(),
                 static_asset: crate::remediation::signal::is_static(&self.path),
                 reason: self.reason,
+                failed_auth: self.failed_auth,
             })
         });
         if !self.log.is_enabled() {

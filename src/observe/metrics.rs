@@ -95,6 +95,8 @@ pub struct Metrics {
     active: Family<ListenerLabels, Gauge>,
     reloads: Family<ResultLabels, Counter>,
     config_info: Family<HashLabels, Gauge>,
+    /// Authentication/authorization decisions and identity-provider calls.
+    pub identity: crate::observe::metrics_identity::IdentityFamilies,
     retries: Family<OutcomeLabels, Counter>,
     mirrors: Family<OutcomeLabels, Counter>,
     refused: Family<LimitLabels, Counter>,
@@ -112,6 +114,7 @@ impl Metrics {
             active: Family::default(),
             reloads: Family::default(),
             config_info: Family::default(),
+            identity: crate::observe::metrics_identity::IdentityFamilies::register(registry),
             retries: Family::default(),
             mirrors: Family::default(),
             refused: Family::default(),

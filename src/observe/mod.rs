@@ -6,6 +6,7 @@ pub mod facts;
 pub mod format;
 pub mod log_queue;
 pub mod metrics;
+pub mod metrics_identity;
 pub mod redact;
 pub mod sink;
 pub mod telemetry;

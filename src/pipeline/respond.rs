@@ -58,6 +58,7 @@ pub(super) fn record(
         tls: conn.tls.clone(),
         principal: None,
         rule: None,
+        failed_auth: false,
         waf: None,
     };
     // The trace continues upstream whether or not this request is logged.
@@ -111,6 +112,7 @@ pub(super) fn finish(
             record.reason = Some(rejection.reason());
             record.policy = rejection.policy().cloned();
             record.rule = rejection.rule().cloned();
+            record.failed_auth = rejection.is_failed_authentication();
             if grpc {
                 rejection.into_grpc_response(&record.request_id)
             } else {

@@ -13,6 +13,8 @@ use crate::policy::{PolicyKind, authn, authz, inflight, rate_limit};
 pub struct CompileEnv<'a> {
     pub shared: &'a crate::state::SharedState,
     pub feeds: &'a [crate::config::spec_feeds::FeedSpec],
+    /// The process's identity metric families (fetches by identity policies).
+    pub identity: &'a crate::observe::metrics_identity::IdentityFamilies,
 }
 
 pub fn compile(
@@ -29,7 +31,11 @@ pub fn compile(
         PolicyKindSpec::Inflight(s) => {
             PolicyKind::Inflight(inflight::reuse_or_compile(previous, s)?)
         }
-        PolicyKindSpec::Jwt(s) => PolicyKind::Jwt(authn::jwt::reuse_or_compile(previous, s)?),
+        PolicyKindSpec::Jwt(s) => PolicyKind::Jwt(authn::jwt::reuse_or_compile(
+            previous,
+            s,
+            &env.identity.fetches(name),
+        )?),
         PolicyKindSpec::Authz(s) => PolicyKind::Authz(authz::Authz::compile(s)?),
         PolicyKindSpec::ApiKey(s) => PolicyKind::ApiKey(authn::api_key::ApiKey::compile(name, s)?),
         PolicyKindSpec::Basic(s) => PolicyKind::Basic(authn::basic::Basic::compile(name, s)?),
@@ -38,10 +44,14 @@ pub fn compile(
         PolicyKindSpec::ThreatFeed(s) => PolicyKind::ThreatFeed(
             crate::policy::threat_feed::ThreatFeed::compile(s, env.feeds, &env.shared.feeds)?,
         ),
-        PolicyKindSpec::Oidc(s) => PolicyKind::Oidc(authn::oidc::reuse_or_compile(previous, s)?),
-        PolicyKindSpec::Introspection(s) => {
-            PolicyKind::Introspection(authn::introspection::reuse_or_compile(previous, s)?)
-        }
+        PolicyKindSpec::Oidc(s) => PolicyKind::Oidc(authn::oidc::reuse_or_compile(
+            previous,
+            s,
+            &env.identity.fetches(name),
+        )?),
+        PolicyKindSpec::Introspection(s) => PolicyKind::Introspection(
+            authn::introspection::reuse_or_compile(previous, s, &env.identity.fetches(name))?,
+        ),
         PolicyKindSpec::Waf(s) => {
             PolicyKind::Waf(crate::policy::waf::Waf::reuse_or_compile(previous, s)?)
         }

@@ -65,6 +65,8 @@ pub enum Decision {
 pub struct Policy {
     pub name: Arc<str>,
     pub kind: PolicyKind,
+    /// Decision counters, for the authentication and authorization kinds.
+    pub decisions: Option<crate::observe::metrics_identity::DecisionMetrics>,
 }
 
 // One per policy per config generation, so the size difference costs nothing.
@@ -87,7 +89,59 @@ pub enum PolicyKind {
     Waf(Arc<waf::Waf>),
 }
 
+impl PolicyKind {
+    /// The kind's name in decision metrics, for the kinds whose decisions
+    /// are counted (authentication and authorization).
+    pub fn decision_kind(&self) -> Option<&'static str> {
+        Some(match self {
+            PolicyKind::Jwt(_) => "jwt",
+            PolicyKind::Authz(_) => "authz",
+            PolicyKind::ApiKey(_) => "api_key",
+            PolicyKind::Basic(_) => "basic",
+            PolicyKind::External(_) => "external",
+            PolicyKind::Mtls(_) => "mtls",
+            PolicyKind::Oidc(_) => "oidc",
+            PolicyKind::Introspection(_) => "introspection",
+            PolicyKind::IpFilter(_)
+            | PolicyKind::RateLimit(_)
+            | PolicyKind::Inflight(_)
+            | PolicyKind::ThreatFeed(_)
+            | PolicyKind::Waf(_) => return None,
+        })
+    }
+}
+
 impl Policy {
+    /// Counts the decision of an authentication or authorization policy:
+    /// the refusal's reason, or what letting the request through meant.
+    fn count(&self, decision: &Decision, ctx: &RequestContext) {
+        use crate::observe::metrics_identity::result;
+        let Some(metrics) = &self.decisions else {
+            return;
+        };
+        metrics.record(match decision {
+            Decision::Reject(rejection) => rejection.reason(),
+            Decision::Continue => match &self.kind {
+                PolicyKind::Authz(_) | PolicyKind::External(_) => result::OK,
+                _ if ctx
+                    .note
+                    .as_ref()
+                    .is_some_and(|(p, r)| *p == self.name && *r == "introspection_failed_open") =>
+                {
+                    result::FAILED_OPEN
+                }
+                _ if ctx
+                    .principal
+                    .as_ref()
+                    .is_some_and(|p| p.policy == self.name) =>
+                {
+                    result::OK
+                }
+                _ => result::ANONYMOUS,
+            },
+        });
+    }
+
     /// The phases this policy runs in.
     pub fn phases(&self) -> Phases {
         match &self.kind {
@@ -193,6 +247,17 @@ impl Policy {
         body: &[u8],
         _complete: bool,
     ) -> Decision {
+        let decision = self.decide_body(input, ctx, body).await;
+        self.count(&decision, ctx);
+        decision
+    }
+
+    async fn decide_body(
+        &self,
+        input: &PolicyInput<'_>,
+        ctx: &mut RequestContext,
+        body: &[u8],
+    ) -> Decision {
         match &self.kind {
             PolicyKind::External(external) => self.external(external, input, ctx, Some(body)).await,
             PolicyKind::Waf(_) => match ctx.waf.as_mut() {
@@ -262,6 +327,12 @@ impl Policy {
         input: &PolicyInput<'_>,
         ctx: &mut RequestContext,
     ) -> Decision {
+        let decision = self.decide_head(input, ctx).await;
+        self.count(&decision, ctx);
+        decision
+    }
+
+    async fn decide_head(&self, input: &PolicyInput<'_>, ctx: &mut RequestContext) -> Decision {
         match &self.kind {
             PolicyKind::Inflight(limit) => match limit.acquire(input).await {
                 Some(permit) => {

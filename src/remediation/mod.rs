@@ -62,9 +62,13 @@ struct Scenario {
 
 fn counts(kind: SignalKind, s: &Signal) -> bool {
     match kind {
-        // The backend's (or an authentication stage's) refusals; a 403 from
-        // an IP rule or a feed says nothing about credentials.
-        SignalKind::AuthFailure => matches!(s.status, 401 | 403) && s.reason.is_none(),
+        // The backend's refusals and the gateway's own refusals of
+        // credentials or by authorization rules; a 403 from an IP rule or a
+        // feed says nothing about credentials, and a request that brought
+        // none is not a failed login.
+        SignalKind::AuthFailure => {
+            s.failed_auth || (matches!(s.status, 401 | 403) && s.reason.is_none())
+        }
         SignalKind::DistinctClientErrors => (400..500).contains(&s.status) && s.status != 429,
         SignalKind::DistinctNotFound => s.status == 404,
         SignalKind::RateLimited => s.status == 429,

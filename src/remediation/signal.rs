@@ -16,6 +16,8 @@ pub struct Signal {
     pub static_asset: bool,
     /// The gateway's own refusal reason, if any.
     pub reason: Option<&'static str>,
+    /// The gateway refused the client's credentials or authorization.
+    pub failed_auth: bool,
 }
 
 /// Signals queued before the engine is behind and drops them.

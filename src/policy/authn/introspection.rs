@@ -16,6 +16,7 @@ use serde_json::Value;
 
 use crate::config::spec_introspection::{ClientAuthSpec, IntrospectionSpec};
 use crate::net::http_client::{HttpClient, percent_encode_into};
+use crate::observe::metrics_identity::{FetchMetrics, fetch as what};
 use crate::policy::authn::cache::CredentialCache;
 use crate::policy::authn::jwt::string_list;
 use crate::policy::authn::token::{self, TokenSource};
@@ -45,6 +46,7 @@ pub struct Introspection {
     cache: CredentialCache<Principal>,
     claim_headers: Vec<(String, HeaderName)>,
     pub counters: IntrospectionCounters,
+    metrics: FetchMetrics,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -66,7 +68,13 @@ enum Answer {
 }
 
 impl Introspection {
+    /// Compiles with metrics attached to nothing (unit tests).
     pub fn compile(spec: &IntrospectionSpec) -> Result<Self, String> {
+        Self::compile_with(spec, &FetchMetrics::detached())
+    }
+
+    /// Compiles; calls to the endpoint are counted in `metrics`.
+    pub fn compile_with(spec: &IntrospectionSpec, metrics: &FetchMetrics) -> Result<Self, String> {
         let client_secret = crate::policy::authn::oidc::client_secret(
             spec.client_secret.as_deref(),
             spec.client_secret_file.as_deref(),
@@ -113,6 +121,7 @@ impl Introspection {
             cache: CredentialCache::new(spec.cache_entries),
             claim_headers,
             counters: IntrospectionCounters::default(),
+            metrics: metrics.clone(),
         })
     }
 
@@ -193,12 +202,15 @@ impl Introspection {
             .client
             .post_form(&self.spec.endpoint, headers, &form)
             .await;
+        let took = started.elapsed();
         self.counters
             .last_micros
-            .store(started.elapsed().as_micros() as u64, Ordering::Relaxed);
+            .store(took.as_micros() as u64, Ordering::Relaxed);
         let answer = match result {
             Ok(a) if a.status.is_success() => a,
             Ok(a) => {
+                self.metrics
+                    .observe(what::INTROSPECTION, "http_error", took);
                 tracing::warn!(
                     status = a.status.as_u16(),
                     "introspection endpoint refused the call"
@@ -206,13 +218,17 @@ impl Introspection {
                 return Answer::Unavailable;
             }
             Err(e) => {
+                self.metrics.observe(what::INTROSPECTION, e.code(), took);
                 tracing::warn!(error = %e, "introspection endpoint unreachable");
                 return Answer::Unavailable;
             }
         };
         let Ok(body) = serde_json::from_slice::<Value>(&answer.body) else {
+            self.metrics
+                .observe(what::INTROSPECTION, "bad_document", took);
             return Answer::Unavailable;
         };
+        self.metrics.observe(what::INTROSPECTION, "ok", took);
         read_answer(policy, &self.spec.roles_claim, body, now)
     }
 }
@@ -251,13 +267,14 @@ fn read_answer(policy: &Arc<str>, roles_claim: &str, body: Value, now: u64) -> A
 pub fn reuse_or_compile(
     previous: Option<&crate::policy::PolicyKind>,
     spec: &IntrospectionSpec,
+    metrics: &FetchMetrics,
 ) -> Result<Arc<Introspection>, String> {
     if let Some(crate::policy::PolicyKind::Introspection(old)) = previous
         && old.spec == *spec
     {
         return Ok(Arc::clone(old));
     }
-    Introspection::compile(spec).map(Arc::new)
+    Introspection::compile_with(spec, metrics).map(Arc::new)
 }
 
 #[cfg(test)]

@@ -18,6 +18,7 @@ use cel::objects::{Key, Map};
 use cel::{Context, ExecutionError, Program, Value};
 
 use crate::policy::PolicyInput;
+use crate::policy::authz::cel_native::Native;
 use crate::policy::principal::Principal;
 
 /// Compiled patterns kept at most (patterns are config literals; a pattern
@@ -29,6 +30,10 @@ type Patterns = Arc<Mutex<HashMap<String, regex::Regex>>>;
 /// A compiled CEL condition with its root context.
 pub struct CelCondition {
     program: Program,
+    /// The native form, when the expression is in its subset.
+    native: Option<Native>,
+    /// The principal as CEL sees it when nobody is authenticated.
+    anonymous: Value,
     root: Context<'static, 'static>,
     source: String,
     /// Which variables the expression reads, so an evaluation builds only
@@ -91,7 +96,10 @@ impl CelCondition {
             source: refs.has_variable("source"),
             principal: refs.has_variable("principal"),
         };
+        let native = Native::compile(program.expression());
         Ok(Self {
+            native,
+            anonymous: principal_value(None),
             program,
             root,
             source: source.to_owned(),
@@ -100,8 +108,34 @@ impl CelCondition {
     }
 
     /// Evaluates to `Ok(true/false)`; an error, or a result that is not a
-    /// boolean, is `Err` (the caller fails closed).
+    /// boolean, is `Err` (the caller fails closed). The native evaluator
+    /// answers when it can; the interpreter otherwise, and for errors (so
+    /// the message is the interpreter's).
     pub fn evaluate(&self, input: &PolicyInput<'_>) -> Result<bool, String> {
+        match self.evaluate_native(input) {
+            Some(Ok(b)) => Ok(b),
+            Some(Err(())) | None => self.evaluate_interpreted(input),
+        }
+    }
+
+    /// Whether the expression has a native form.
+    pub fn is_native(&self) -> bool {
+        self.native.is_some()
+    }
+
+    /// The native evaluator's answer; `None` when the expression (or a
+    /// value met at run time) is outside its subset.
+    pub fn evaluate_native(&self, input: &PolicyInput<'_>) -> Option<Result<bool, ()>> {
+        let native = self.native.as_ref()?;
+        let principal = match input.principal {
+            Some(p) => principal_cel(p),
+            None => &self.anonymous,
+        };
+        native.evaluate(input, principal).ok()
+    }
+
+    /// The `cel` interpreter's answer.
+    pub fn evaluate_interpreted(&self, input: &PolicyInput<'_>) -> Result<bool, String> {
         let mut ctx = self.root.new_inner_scope();
         if self.uses.request {
             ctx.add_variable_from_value("request", request_value(input, self.uses.headers));
@@ -173,31 +207,37 @@ fn list(items: &[String]) -> Value {
 /// The principal as CEL sees it; the claims are converted once per
 /// principal (a cached token's principal is shared by its requests).
 fn principal_value(principal: Option<&Principal>) -> Value {
-    let Some(p) = principal else {
-        return map(vec![
-            ("authenticated", Value::Bool(false)),
-            ("subject", string("")),
-            ("roles", Value::List(Arc::new(Vec::new()))),
-            ("scopes", Value::List(Arc::new(Vec::new()))),
-            ("claims", map(Vec::new())),
-        ]);
-    };
-    p.cel_value
-        .get_or_init(|| {
-            let claims = cel::to_value(&p.claims).unwrap_or(Value::Null);
-            let opt = |s: &Option<String>| s.as_deref().map_or(Value::Null, string);
-            map(vec![
-                ("authenticated", Value::Bool(true)),
-                ("subject", string(&p.subject)),
-                ("issuer", opt(&p.issuer)),
-                ("method", string(p.method.as_str())),
-                ("client_id", opt(&p.key_id)),
-                ("roles", list(&p.roles)),
-                ("scopes", list(&p.scopes)),
-                ("claims", claims),
-            ])
-        })
-        .clone()
+    match principal {
+        Some(p) => principal_cel(p).clone(),
+        None => anonymous_principal(),
+    }
+}
+
+fn anonymous_principal() -> Value {
+    map(vec![
+        ("authenticated", Value::Bool(false)),
+        ("subject", string("")),
+        ("roles", Value::List(Arc::new(Vec::new()))),
+        ("scopes", Value::List(Arc::new(Vec::new()))),
+        ("claims", map(Vec::new())),
+    ])
+}
+
+fn principal_cel(p: &Principal) -> &Value {
+    p.cel_value.get_or_init(|| {
+        let claims = cel::to_value(&p.claims).unwrap_or(Value::Null);
+        let opt = |s: &Option<String>| s.as_deref().map_or(Value::Null, string);
+        map(vec![
+            ("authenticated", Value::Bool(true)),
+            ("subject", string(&p.subject)),
+            ("issuer", opt(&p.issuer)),
+            ("method", string(p.method.as_str())),
+            ("client_id", opt(&p.key_id)),
+            ("roles", list(&p.roles)),
+            ("scopes", list(&p.scopes)),
+            ("claims", claims),
+        ])
+    })
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@
 //! error makes an `allow` rule not match (and a `deny` rule match).
 
 pub mod cel;
+pub mod cel_native;
 mod rule;
 
 use std::sync::Arc;

@@ -14,6 +14,7 @@ use http::HeaderMap;
 
 use crate::config::spec_jwt::KeySourceSpec;
 use crate::net::http_client::HttpClient;
+use crate::observe::metrics_identity::{FetchMetrics, fetch as what};
 use crate::policy::authn::jwt::jwk::{self, Jwk};
 
 /// On-demand refetches (unknown `kid`) are at most this frequent.
@@ -41,13 +42,20 @@ enum Source {
     },
 }
 
-/// Fetch outcomes, for metrics.
+/// Fetch outcomes, for the admin API (the metrics have the full story).
 #[derive(Debug, Default)]
 pub struct FetchCounters {
     pub ok: AtomicU64,
     pub failed: AtomicU64,
     /// Latency of the last fetch, microseconds.
     pub last_micros: AtomicU64,
+}
+
+/// Why the last fetch failed, and when (cleared by a successful one).
+#[derive(Debug, Clone)]
+pub struct FetchFailure {
+    pub error: String,
+    pub at: SystemTime,
 }
 
 #[derive(Debug)]
@@ -67,10 +75,12 @@ pub struct ProviderKeys {
     /// Bumped by every completed fetch, so waiters know one happened.
     generation: AtomicU64,
     pub counters: FetchCounters,
+    last_error: arc_swap::ArcSwapOption<FetchFailure>,
+    metrics: FetchMetrics,
 }
 
 impl ProviderKeys {
-    pub fn compile(spec: &KeySourceSpec) -> Result<Self, String> {
+    pub fn compile(spec: &KeySourceSpec, metrics: FetchMetrics) -> Result<Self, String> {
         let set = [
             spec.jwks_uri.is_some(),
             spec.discovery.is_some(),
@@ -113,7 +123,33 @@ impl ProviderKeys {
             last_on_demand_ms: AtomicU64::new(0),
             generation: AtomicU64::new(0),
             counters: FetchCounters::default(),
+            last_error: arc_swap::ArcSwapOption::empty(),
+            metrics,
         })
+    }
+
+    /// Where the keys come from, for the admin API: `jwks_uri`,
+    /// `discovery` (the issuer), or `static`.
+    pub fn source(&self) -> (&'static str, Option<&str>) {
+        match &self.source {
+            Source::Static => ("static", None),
+            Source::Remote {
+                jwks_uri: Some(uri),
+                ..
+            } => ("jwks_uri", Some(uri.as_str())),
+            Source::Remote { discovery, .. } => ("discovery", discovery.as_deref()),
+        }
+    }
+
+    /// Time since the last successful fetch (`None`: never fetched, or static).
+    pub fn since_last_fetch(&self) -> Option<Duration> {
+        let last_ok = self.last_ok_ms.load(Ordering::Relaxed);
+        (last_ok != 0).then(|| Duration::from_millis(self.now_ms().saturating_sub(last_ok)))
+    }
+
+    /// The last fetch's failure, if the last fetch failed.
+    pub fn last_error(&self) -> Option<Arc<FetchFailure>> {
+        self.last_error.load_full()
     }
 
     pub fn is_remote(&self) -> bool {
@@ -194,7 +230,13 @@ impl ProviderKeys {
         };
         self.last_attempt_ms.store(self.now_ms(), Ordering::Relaxed);
         let started = Instant::now();
-        let result = fetch(client, jwks_uri.as_deref(), discovery.as_deref()).await;
+        let result = fetch(
+            client,
+            jwks_uri.as_deref(),
+            discovery.as_deref(),
+            &self.metrics,
+        )
+        .await;
         self.counters
             .last_micros
             .store(started.elapsed().as_micros() as u64, Ordering::Relaxed);
@@ -206,10 +248,15 @@ impl ProviderKeys {
                     fetched_at: Some(SystemTime::now()),
                 }));
                 self.last_ok_ms.store(self.now_ms(), Ordering::Relaxed);
+                self.last_error.store(None);
             }
             Err(e) => {
                 self.counters.failed.fetch_add(1, Ordering::Relaxed);
                 tracing::warn!(error = %e, "JWKS fetch failed; keeping the last good key set");
+                self.last_error.store(Some(Arc::new(FetchFailure {
+                    error: e,
+                    at: SystemTime::now(),
+                })));
             }
         }
         self.generation.fetch_add(1, Ordering::Release);
@@ -228,29 +275,50 @@ async fn fetch(
     client: &HttpClient,
     jwks_uri: Option<&str>,
     discovery: Option<&str>,
+    metrics: &FetchMetrics,
 ) -> Result<Vec<Jwk>, String> {
     let uri = match (jwks_uri, discovery) {
         (Some(uri), _) => uri.to_owned(),
-        (None, Some(issuer)) => discover_jwks_uri(client, issuer).await?,
+        (None, Some(issuer)) => discover_jwks_uri(client, issuer, metrics).await?,
         (None, None) => return Err("no key source".to_owned()),
     };
+    let started = Instant::now();
+    let result = fetch_set(client, &uri).await;
+    let code = match &result {
+        Ok(_) => "ok",
+        Err((code, _)) => code,
+    };
+    metrics.observe(what::JWKS, code, started.elapsed());
+    result.map_err(|(_, e)| e)
+}
+
+/// One JWKS request; the error carries its metrics code.
+async fn fetch_set(client: &HttpClient, uri: &str) -> Result<Vec<Jwk>, (&'static str, String)> {
     let answer = client
-        .get(&uri, HeaderMap::new())
+        .get(uri, HeaderMap::new())
         .await
-        .map_err(|e| format!("{uri}: {e}"))?;
+        .map_err(|e| (e.code(), format!("{uri}: {e}")))?;
     if !answer.status.is_success() {
-        return Err(format!("{uri}: HTTP {}", answer.status.as_u16()));
+        return Err((
+            "http_error",
+            format!("{uri}: HTTP {}", answer.status.as_u16()),
+        ));
     }
-    let (keys, _) = jwk::parse_set(&answer.body).map_err(|e| format!("{uri}: {e}"))?;
+    let (keys, _) =
+        jwk::parse_set(&answer.body).map_err(|e| ("bad_document", format!("{uri}: {e}")))?;
     if keys.is_empty() {
-        return Err(format!("{uri}: no usable signing key"));
+        return Err(("no_keys", format!("{uri}: no usable signing key")));
     }
     Ok(keys)
 }
 
 /// The `jwks_uri` of an OIDC issuer's discovery document.
-pub async fn discover_jwks_uri(client: &HttpClient, issuer: &str) -> Result<String, String> {
-    let doc = crate::policy::authn::discovery::fetch(client, issuer).await?;
+pub async fn discover_jwks_uri(
+    client: &HttpClient,
+    issuer: &str,
+    metrics: &FetchMetrics,
+) -> Result<String, String> {
+    let doc = crate::policy::authn::discovery::fetch(client, issuer, metrics).await?;
     doc.jwks_uri
         .ok_or_else(|| format!("{issuer}: discovery document has no jwks_uri"))
 }

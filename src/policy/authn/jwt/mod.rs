@@ -17,6 +17,7 @@ use http::{HeaderName, HeaderValue};
 use serde_json::Value;
 
 use crate::config::spec_jwt::JwtSpec;
+use crate::observe::metrics_identity::FetchMetrics;
 use crate::policy::authn::cache::CredentialCache;
 use crate::policy::authn::token::{self, TokenSource};
 use crate::policy::principal::{AuthMethod, Principal, claim_path, claim_text};
@@ -55,9 +56,17 @@ pub struct Jwt {
     pub spec: JwtSpec,
     pub providers: Vec<Provider>,
     sources: Vec<TokenSource>,
-    cache: CredentialCache<Principal>,
+    cache: CredentialCache<Verified>,
     claim_headers: Vec<(String, HeaderName)>,
     pub counters: JwtCounters,
+}
+
+/// A verified token as the cache keeps it: who it is and the values of the
+/// claim headers (indexes into `claim_headers`, in order).
+#[derive(Debug)]
+struct Verified {
+    principal: Arc<Principal>,
+    headers: Vec<(usize, HeaderValue)>,
 }
 
 /// What the policy found.
@@ -71,7 +80,13 @@ pub enum Outcome {
 }
 
 impl Jwt {
+    /// Compiles with metrics attached to nothing (unit tests, benches).
     pub fn compile(spec: &JwtSpec) -> Result<Self, String> {
+        Self::compile_with(spec, &FetchMetrics::detached())
+    }
+
+    /// Compiles; key-set fetches are counted in `metrics`.
+    pub fn compile_with(spec: &JwtSpec, metrics: &FetchMetrics) -> Result<Self, String> {
         if spec.providers.is_empty() {
             return Err("providers: at least one provider is required".to_owned());
         }
@@ -88,8 +103,8 @@ impl Jwt {
                     "providers[{i}].algorithms: at least one is required"
                 ));
             }
-            let keys =
-                ProviderKeys::compile(&p.keys).map_err(|e| format!("providers[{i}].keys: {e}"))?;
+            let keys = ProviderKeys::compile(&p.keys, metrics.clone())
+                .map_err(|e| format!("providers[{i}].keys: {e}"))?;
             providers.push(Provider {
                 name: p.name.clone(),
                 issuer: p.issuer.clone(),
@@ -136,14 +151,10 @@ impl Jwt {
         ctx: &mut RequestContext,
         now: u64,
     ) -> Outcome {
-        // Client-sent copies of the claim headers never reach the backend,
-        // whatever the outcome.
-        for (_, name) in &self.claim_headers {
-            ctx.upstream_headers.remove(name.clone());
-        }
         let Some((source, token)) = token::first(&self.sources, input.headers, input.query) else {
             if self.spec.optional {
                 self.counters.anonymous.fetch_add(1, Ordering::Relaxed);
+                self.claim_headers_from(&[], ctx);
                 return Outcome::Anonymous;
             }
             return self.fail("token_missing");
@@ -151,34 +162,57 @@ impl Jwt {
         if token.len() > self.spec.max_token_bytes {
             return self.fail("token_too_large");
         }
-        let principal = match self.cache.get(token.as_bytes(), now) {
-            Some(p) => {
+        let verified = match self.cache.get(token.as_bytes(), now) {
+            Some(v) => {
                 self.counters.cached.fetch_add(1, Ordering::Relaxed);
-                p
+                v
             }
             None => match self.verify(policy, token, now).await {
                 Ok((principal, expires)) => {
                     self.counters.verified.fetch_add(1, Ordering::Relaxed);
-                    let principal = Arc::new(principal);
+                    let verified = Arc::new(Verified {
+                        headers: self.header_values(&principal),
+                        principal: Arc::new(principal),
+                    });
                     let until = expires.unwrap_or(u64::MAX).min(now + MAX_CACHE_SECS);
                     self.cache
-                        .insert(token.as_bytes(), Arc::clone(&principal), until, now);
-                    principal
+                        .insert(token.as_bytes(), Arc::clone(&verified), until, now);
+                    verified
                 }
                 Err(reason) => return self.fail(reason),
             },
         };
-        for (path, name) in &self.claim_headers {
-            if let Some(value) = principal.claim(path)
-                && let Ok(value) = HeaderValue::from_str(&claim_text(value))
-            {
-                ctx.upstream_headers.set(name.clone(), value);
-            }
-        }
+        self.claim_headers_from(&verified.headers, ctx);
         if self.spec.strip_token {
             source.strip(&mut ctx.upstream_headers);
         }
-        Outcome::Authenticated(principal)
+        Outcome::Authenticated(Arc::clone(&verified.principal))
+    }
+
+    /// The upstream header values a principal's claims give, worked out
+    /// once per verified token (the cache keeps them with the principal).
+    fn header_values(&self, principal: &Principal) -> Vec<(usize, HeaderValue)> {
+        self.claim_headers
+            .iter()
+            .enumerate()
+            .filter_map(|(i, (path, _))| {
+                let value = HeaderValue::from_str(&claim_text(principal.claim(path)?)).ok()?;
+                Some((i, value))
+            })
+            .collect()
+    }
+
+    /// Sets each claim header from `values` and removes the rest, so a
+    /// client-sent copy never reaches the backend. (A refused request
+    /// never goes upstream, so only passing outcomes need this.)
+    fn claim_headers_from(&self, values: &[(usize, HeaderValue)], ctx: &mut RequestContext) {
+        let mut values = values.iter().peekable();
+        for (i, (_, name)) in self.claim_headers.iter().enumerate() {
+            match values.next_if(|(j, _)| *j == i) {
+                Some((_, value)) => ctx.upstream_headers.set(name.clone(), value.clone()),
+                None => ctx.upstream_headers.remove(name.clone()),
+            }
+        }
     }
 
     fn fail(&self, reason: &'static str) -> Outcome {
@@ -308,13 +342,14 @@ pub(crate) fn string_list(value: Option<&Value>) -> Vec<String> {
 pub fn reuse_or_compile(
     previous: Option<&crate::policy::PolicyKind>,
     spec: &JwtSpec,
+    metrics: &FetchMetrics,
 ) -> Result<Arc<Jwt>, String> {
     if let Some(crate::policy::PolicyKind::Jwt(old)) = previous
         && old.spec == *spec
     {
         return Ok(Arc::clone(old));
     }
-    Jwt::compile(spec).map(Arc::new)
+    Jwt::compile_with(spec, metrics).map(Arc::new)
 }
 
 #[cfg(test)]

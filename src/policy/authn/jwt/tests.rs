@@ -266,9 +266,22 @@ async fn optional_strip_and_cache() {
     upstream.insert("authorization", "Bearer x".parse().unwrap());
     ctx.upstream_headers.apply(&mut upstream);
     assert!(!upstream.contains_key("authorization"), "token stripped");
-    let (second, _) = run(&jwt, Some(&token)).await;
+    let (second, ctx) = run(&jwt, Some(&token)).await;
     assert_eq!(first, second);
-    assert_eq!(jwt.counters.verified.load(Ordering::Relaxed), 1);
+    let mut upstream = http::HeaderMap::new();
+    upstream.insert("x-org", "spoofed".parse().unwrap());
+    ctx.upstream_headers.apply(&mut upstream);
+    assert_eq!(upstream["x-org"], "acme", "claim header set from the cache");
+    // A token without the claim: the client's copy is removed, not kept.
+    let mut no_org = claims();
+    no_org.as_object_mut().unwrap().remove("org");
+    let (outcome, ctx) = run(&jwt, Some(&sign(&k, "ES256", Some("ec1"), no_org))).await;
+    assert!(matches!(outcome, Outcome::Authenticated(_)));
+    let mut upstream = http::HeaderMap::new();
+    upstream.insert("x-org", "spoofed".parse().unwrap());
+    ctx.upstream_headers.apply(&mut upstream);
+    assert!(!upstream.contains_key("x-org"));
+    assert_eq!(jwt.counters.verified.load(Ordering::Relaxed), 2);
     assert_eq!(jwt.counters.cached.load(Ordering::Relaxed), 1);
     // A bad token still fails in optional mode.
     let (outcome, _) = run(&jwt, Some("a.b.c")).await;

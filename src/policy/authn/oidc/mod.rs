@@ -29,6 +29,8 @@ use crate::policy::{PolicyInput, RequestContext};
 
 use cookie::Cookies;
 use provider::{IdentityProvider, TokenAnswer};
+
+use crate::observe::metrics_identity::FetchMetrics;
 use seal::Sealer;
 use session::{MemoryStore, Session, SessionStore};
 
@@ -96,6 +98,15 @@ impl Oidc {
         spec: &OidcSpec,
         store: Option<Arc<dyn SessionStore<Session>>>,
     ) -> Result<Self, String> {
+        Self::compile_with(spec, store, &FetchMetrics::detached())
+    }
+
+    /// Compiles; discovery and key-set fetches are counted in `metrics`.
+    pub fn compile_with(
+        spec: &OidcSpec,
+        store: Option<Arc<dyn SessionStore<Session>>>,
+        metrics: &FetchMetrics,
+    ) -> Result<Self, String> {
         let secret = client_secret(
             spec.client_secret.as_deref(),
             spec.client_secret_file.as_deref(),
@@ -136,7 +147,7 @@ impl Oidc {
             claim_headers.push((c.claim.clone(), name));
         }
         let oidc = Self {
-            provider: IdentityProvider::compile(spec, &secret)?,
+            provider: IdentityProvider::compile(spec, &secret, metrics)?,
             sealer: Sealer::compile(&spec.session_keys)?,
             cookies: Cookies::compile(&spec.cookie)?,
             store: store.unwrap_or_else(|| Arc::new(MemoryStore::new(spec.max_sessions))),
@@ -264,6 +275,7 @@ impl Oidc {
 pub fn reuse_or_compile(
     previous: Option<&crate::policy::PolicyKind>,
     spec: &OidcSpec,
+    metrics: &FetchMetrics,
 ) -> Result<Arc<Oidc>, String> {
     let mut store = None;
     if let Some(crate::policy::PolicyKind::Oidc(old)) = previous {
@@ -278,5 +290,5 @@ pub fn reuse_or_compile(
             store = Some(Arc::clone(&old.store));
         }
     }
-    Oidc::compile(spec, store).map(Arc::new)
+    Oidc::compile_with(spec, store, metrics).map(Arc::new)
 }

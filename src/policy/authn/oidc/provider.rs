@@ -16,9 +16,10 @@ use serde_json::Value;
 use crate::config::spec_jwt::KeySourceSpec;
 use crate::config::spec_oidc::OidcSpec;
 use crate::net::http_client::HttpClient;
+use crate::observe::metrics_identity::FetchMetrics;
 use crate::policy::authn::discovery::{self, Discovery};
 use crate::policy::authn::jwt::jws::{self, Algorithm};
-use crate::policy::authn::jwt::keys::ProviderKeys;
+use crate::policy::authn::jwt::keys::{FetchFailure, ProviderKeys};
 use crate::policy::authn::jwt::{check_signature, claims};
 
 /// Largest token-endpoint or discovery answer read.
@@ -57,27 +58,37 @@ pub struct IdentityProvider {
     client: HttpClient,
     endpoints: ArcSwapOption<Discovery>,
     fetching: tokio::sync::Mutex<Option<std::time::Instant>>,
+    /// The last discovery failure (for the admin API).
+    last_discovery_error: arc_swap::ArcSwapOption<FetchFailure>,
+    metrics: FetchMetrics,
     pub keys: Arc<ProviderKeys>,
     algorithms: Vec<Algorithm>,
     leeway_secs: u64,
 }
 
 impl IdentityProvider {
-    pub fn compile(spec: &OidcSpec, client_secret: &str) -> Result<Self, String> {
+    pub fn compile(
+        spec: &OidcSpec,
+        client_secret: &str,
+        metrics: &FetchMetrics,
+    ) -> Result<Self, String> {
         let client = HttpClient::new(
             spec.ca_file.as_deref(),
             spec.insecure_http,
             spec.timeout,
             MAX_ANSWER,
         )?;
-        let keys = ProviderKeys::compile(&KeySourceSpec {
-            discovery: Some(spec.issuer.clone()),
-            ca_file: spec.ca_file.clone(),
-            insecure_http: spec.insecure_http,
-            refresh: Duration::from_secs(300),
-            timeout: spec.timeout,
-            ..KeySourceSpec::default()
-        })?;
+        let keys = ProviderKeys::compile(
+            &KeySourceSpec {
+                discovery: Some(spec.issuer.clone()),
+                ca_file: spec.ca_file.clone(),
+                insecure_http: spec.insecure_http,
+                refresh: Duration::from_secs(300),
+                timeout: spec.timeout,
+                ..KeySourceSpec::default()
+            },
+            metrics.clone(),
+        )?;
         let mut algorithms = Vec::with_capacity(spec.algorithms.len());
         for (i, name) in spec.algorithms.iter().enumerate() {
             algorithms.push(
@@ -98,6 +109,8 @@ impl IdentityProvider {
             client,
             endpoints: ArcSwapOption::empty(),
             fetching: tokio::sync::Mutex::new(None),
+            last_discovery_error: arc_swap::ArcSwapOption::empty(),
+            metrics: metrics.clone(),
             keys: Arc::new(keys),
             algorithms,
             leeway_secs: spec.leeway.as_secs(),
@@ -117,29 +130,47 @@ impl IdentityProvider {
         if last_failure.is_some_and(|t| t.elapsed() < RETRY_AFTER_FAILURE) {
             return None;
         }
-        match discovery::fetch(&self.client, &self.issuer).await {
+        let found = match discovery::fetch(&self.client, &self.issuer, &self.metrics).await {
             Ok(doc) if doc.issuer.as_deref() == Some(self.issuer.as_str()) => {
                 if doc.authorization_endpoint.is_none() || doc.token_endpoint.is_none() {
-                    tracing::warn!(issuer = %self.issuer, "discovery lacks authorization or token endpoint");
-                    *last_failure = Some(std::time::Instant::now());
-                    return None;
+                    Err("discovery lacks authorization or token endpoint".to_owned())
+                } else {
+                    Ok(Arc::new(doc))
                 }
-                let doc = Arc::new(doc);
+            }
+            Ok(doc) => Err(format!(
+                "discovery issuer mismatch: published {:?}",
+                doc.issuer
+            )),
+            Err(e) => Err(e),
+        };
+        match found {
+            Ok(doc) => {
                 self.endpoints.store(Some(Arc::clone(&doc)));
+                self.last_discovery_error.store(None);
                 *last_failure = None;
                 Some(doc)
             }
-            Ok(doc) => {
-                tracing::warn!(issuer = %self.issuer, published = ?doc.issuer, "discovery issuer mismatch");
-                *last_failure = Some(std::time::Instant::now());
-                None
-            }
             Err(e) => {
-                tracing::warn!(error = %e, "OIDC discovery failed");
+                tracing::warn!(issuer = %self.issuer, error = %e, "OIDC discovery failed");
+                self.last_discovery_error.store(Some(Arc::new(FetchFailure {
+                    error: e,
+                    at: std::time::SystemTime::now(),
+                })));
                 *last_failure = Some(std::time::Instant::now());
                 None
             }
         }
+    }
+
+    /// The discovered endpoints, if discovery has succeeded (admin API).
+    pub fn discovered(&self) -> Option<Arc<Discovery>> {
+        self.endpoints.load_full()
+    }
+
+    /// The last discovery failure, when the last attempt failed.
+    pub fn last_discovery_error(&self) -> Option<Arc<FetchFailure>> {
+        self.last_discovery_error.load_full()
     }
 
     /// Calls the token endpoint with `form` (the grant), authenticated
@@ -204,6 +235,7 @@ impl IdentityProvider {
             require_exp: true,
         };
         claims::check(&claims, &rules, now).map_err(claims::ClaimError::reason)?;
+        authorized_party(&claims, &self.client_id)?;
         if let Some(expected) = nonce {
             let got = claims.get("nonce").and_then(Value::as_str).unwrap_or("");
             if !super::flow::same(got.as_bytes(), expected.as_bytes()) {
@@ -211,5 +243,47 @@ impl IdentityProvider {
             }
         }
         Ok(claims)
+    }
+}
+
+/// OIDC Core 3.1.3.7 steps 4 and 5: an ID token for several audiences must
+/// name in `azp` the client it was issued to, and an `azp`, when present,
+/// must be this client.
+fn authorized_party(claims: &Value, client_id: &str) -> Result<(), &'static str> {
+    let several = matches!(claims.get("aud"), Some(Value::Array(list)) if list.len() > 1);
+    match claims.get("azp") {
+        Some(Value::String(azp)) if azp == client_id => Ok(()),
+        Some(Value::String(_)) => Err("azp_mismatch"),
+        None | Some(Value::Null) if several => Err("azp_required"),
+        None | Some(Value::Null) => Ok(()),
+        Some(_) => Err("invalid_token"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::authorized_party;
+    use serde_json::json;
+
+    #[test]
+    fn azp_names_the_client_when_several_audiences() {
+        let ok = [
+            json!({"aud": "web"}),
+            json!({"aud": ["web"]}),
+            json!({"aud": ["web", "api"], "azp": "web"}),
+            json!({"aud": "web", "azp": "web"}),
+        ];
+        for claims in ok {
+            assert_eq!(authorized_party(&claims, "web"), Ok(()), "{claims}");
+        }
+        let refused = [
+            (json!({"aud": ["web", "api"]}), "azp_required"),
+            (json!({"aud": ["web", "api"], "azp": "api"}), "azp_mismatch"),
+            (json!({"aud": "web", "azp": "other"}), "azp_mismatch"),
+            (json!({"aud": ["web", "api"], "azp": 7}), "invalid_token"),
+        ];
+        for (claims, reason) in refused {
+            assert_eq!(authorized_party(&claims, "web"), Err(reason), "{claims}");
+        }
     }
 }
