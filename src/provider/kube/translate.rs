@@ -13,6 +13,8 @@ use crate::config::spec::GatewayConfig;
 use crate::config::validate;
 use crate::provider::kube::annotations;
 use crate::provider::kube::builder::Builder;
+use crate::provider::kube::gateway;
+use crate::provider::kube::gateway::conditions::StatusSet;
 use crate::provider::kube::index::Index;
 use crate::provider::kube::ingress;
 use crate::provider::kube::report::{Outcome, Report};
@@ -41,6 +43,10 @@ pub struct Settings {
     /// (`svc.ns.svc:port`) instead of EndpointSlices (the migrate command,
     /// which has no cluster to read endpoints from).
     pub service_dns: bool,
+    /// `spec.controllerName` of the GatewayClasses that are ours.
+    pub gateway_controller: String,
+    /// The address published in Ingress and Gateway status.
+    pub publish_address: Option<String>,
 }
 
 impl Default for Settings {
@@ -65,6 +71,8 @@ impl Default for Settings {
             },
             any_class: false,
             service_dns: false,
+            gateway_controller: "portcullis.dev/gateway-controller".into(),
+            publish_address: None,
         }
     }
 }
@@ -76,6 +84,8 @@ pub struct Translation {
     pub report: Report,
     /// Ingresses with at least one route served (their status is written).
     pub accepted: Vec<ObjectRef>,
+    /// Gateway API status to write.
+    pub gateway: StatusSet,
 }
 
 pub fn ingress_ref(ingress: &Ingress) -> ObjectRef {
@@ -123,7 +133,7 @@ pub fn translate(index: &Index, settings: &Settings) -> Result<Translation, Conf
     let mut no_fail_closed: BTreeSet<ObjectRef> = BTreeSet::new();
     // Each pass excludes at least one more object, so this ends.
     loop {
-        let (config, by_path, mut report, accepted) =
+        let (config, by_path, mut report, accepted, gateway) =
             build(index, settings, &excluded, &no_fail_closed)?;
         let origins = Origins::Objects {
             default: "kubernetes".into(),
@@ -147,6 +157,7 @@ pub fn translate(index: &Index, settings: &Settings) -> Result<Translation, Conf
                 loaded: Loaded { config, origins },
                 report,
                 accepted,
+                gateway,
             });
         }
         let mut progressed = false;
@@ -191,6 +202,7 @@ type Built = (
     BTreeMap<String, ObjectRef>,
     Report,
     Vec<ObjectRef>,
+    StatusSet,
 );
 
 fn build(
@@ -267,8 +279,27 @@ fn build(
             Err(_) => skipped.push((object, ingress)),
         }
     }
+    let context = ingress::Context {
+        slices: &slices,
+        index,
+        service_dns: settings.service_dns,
+    };
+    let gateway = gateway::translate(settings, &context, excluded, &mut out, &mut report);
     // After every served object, so a skipped one never takes a host+path
     // from a good one.
+    for (object, hosts) in &gateway.excluded_hosts {
+        if no_fail_closed.contains(object) {
+            continue;
+        }
+        let hosts = if hosts.is_empty() {
+            vec![String::new()]
+        } else {
+            hosts.clone()
+        };
+        for (i, host) in hosts.iter().enumerate() {
+            out.add_fail_closed(object, host, i);
+        }
+    }
     for (object, ingress) in skipped {
         if no_fail_closed.contains(&object) {
             continue;
@@ -298,5 +329,5 @@ fn build(
                 message: e,
             }])
         })?;
-    Ok((config, by_path, report, accepted))
+    Ok((config, by_path, report, accepted, gateway.status))
 }
