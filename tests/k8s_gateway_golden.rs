@@ -428,3 +428,112 @@ fn filters_map_onto_route_features_and_bad_routes_are_reported() {
     );
     assert_eq!(t.backend("GET", "regex.example.com", "/", &[]), "503");
 }
+
+fn tls_secret(index: &mut Index, namespace: &str, name: &str, host: &str) {
+    use k8s_openapi::ByteString;
+    let cert = rcgen::generate_simple_self_signed(vec![host.into()]).unwrap();
+    let mut secret = k8s_openapi::api::core::v1::Secret::default();
+    secret.metadata.name = Some(name.into());
+    secret.metadata.namespace = Some(namespace.into());
+    secret.type_ = Some("kubernetes.io/tls".into());
+    secret.data = Some(
+        [
+            ("tls.crt".to_owned(), ByteString(cert.cert.pem().into_bytes())),
+            (
+                "tls.key".to_owned(),
+                ByteString(cert.signing_key.serialize_pem().into_bytes()),
+            ),
+        ]
+        .into(),
+    );
+    index.secrets.insert((namespace.into(), name.into()), secret);
+}
+
+#[test]
+fn https_listeners_take_certificates_from_secrets_a_reference_grant_permits() {
+    let mut index = Index::default();
+    index
+        .load_yaml(&std::fs::read_to_string(dir().join("_common.yaml")).unwrap())
+        .unwrap();
+    tls_secret(&mut index, "gateway-conformance-infra", "same-ns", "same.example.com");
+    tls_secret(&mut index, "gateway-conformance-web-backend", "granted", "granted.example.com");
+    tls_secret(&mut index, "gateway-conformance-app-backend", "not-granted", "x.example.com");
+    index
+        .load_yaml(
+            r#"
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: tls, namespace: gateway-conformance-infra, generation: 1}
+spec:
+  gatewayClassName: portcullis
+  listeners:
+    - {name: same, port: 443, protocol: HTTPS, hostname: same.example.com,
+       tls: {certificateRefs: [{name: same-ns}]}}
+    - {name: granted, port: 443, protocol: HTTPS, hostname: granted.example.com,
+       tls: {certificateRefs: [{name: granted, namespace: gateway-conformance-web-backend}]}}
+    - {name: refused, port: 443, protocol: HTTPS, hostname: x.example.com,
+       tls: {certificateRefs: [{name: not-granted, namespace: gateway-conformance-app-backend}]}}
+    - {name: missing, port: 443, protocol: HTTPS, hostname: missing.example.com,
+       tls: {certificateRefs: [{name: nowhere}]}}
+---
+apiVersion: gateway.networking.k8s.io/v1beta1
+kind: ReferenceGrant
+metadata: {name: gateway-certs, namespace: gateway-conformance-web-backend}
+spec:
+  from: [{group: gateway.networking.k8s.io, kind: Gateway, namespace: gateway-conformance-infra}]
+  to: [{group: "", kind: Secret}]
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: secure, namespace: gateway-conformance-infra, generation: 1}
+spec:
+  parentRefs: [{name: tls}]
+  rules:
+    - backendRefs: [{name: infra-backend-v1, port: 8080}]
+"#,
+        )
+        .unwrap();
+    let t = translate::translate(&index, &Settings::default()).unwrap();
+    let gw = &t.gateway.gateways[&("gateway-conformance-infra".to_owned(), "tls".to_owned())];
+    let resolved = |name: &str| {
+        let l = gw.listeners.iter().find(|l| l.name == name).unwrap();
+        let c = l.conditions.iter().find(|c| c.type_ == "ResolvedRefs").unwrap();
+        (c.status, c.reason, l.attached_routes)
+    };
+    assert_eq!(resolved("same"), (true, "ResolvedRefs", 1));
+    assert_eq!(resolved("granted"), (true, "ResolvedRefs", 1));
+    assert_eq!(resolved("refused"), (false, "RefNotPermitted", 0));
+    assert_eq!(resolved("missing"), (false, "InvalidCertificateRef", 0));
+    // Two certificates on the HTTPS listener; the route is served there
+    // for the two listeners' hostnames only.
+    let https = t
+        .loaded
+        .config
+        .listeners
+        .iter()
+        .find(|l| l.name == "https")
+        .expect("https listener");
+    assert_eq!(https.tls.as_ref().unwrap().certificates.len(), 2);
+    let mut hosts: Vec<(Vec<String>, Vec<String>)> = t
+        .loaded
+        .config
+        .routes
+        .iter()
+        .filter(|r| r.name.starts_with("gateway-conformance-infra.secure."))
+        .map(|r| (r.listeners.clone(), r.matches.hosts.clone()))
+        .collect();
+    hosts.sort();
+    assert_eq!(
+        hosts,
+        [
+            (vec!["https".to_owned()], vec!["granted.example.com".to_owned()]),
+            (vec!["https".to_owned()], vec!["same.example.com".to_owned()]),
+        ]
+    );
+    portcullis::config::compile::compile(
+        t.loaded.config,
+        None,
+        &portcullis::observe::access_log::AccessLog::disabled(),
+    )
+    .unwrap_or_else(|e| panic!("{e:?}"));
+}
