@@ -438,7 +438,10 @@ fn tls_secret(index: &mut Index, namespace: &str, name: &str, host: &str) {
     secret.type_ = Some("kubernetes.io/tls".into());
     secret.data = Some(
         [
-            ("tls.crt".to_owned(), ByteString(cert.cert.pem().into_bytes())),
+            (
+                "tls.crt".to_owned(),
+                ByteString(cert.cert.pem().into_bytes()),
+            ),
             (
                 "tls.key".to_owned(),
                 ByteString(cert.signing_key.serialize_pem().into_bytes()),
@@ -446,7 +449,9 @@ fn tls_secret(index: &mut Index, namespace: &str, name: &str, host: &str) {
         ]
         .into(),
     );
-    index.secrets.insert((namespace.into(), name.into()), secret);
+    index
+        .secrets
+        .insert((namespace.into(), name.into()), secret);
 }
 
 #[test]
@@ -455,9 +460,24 @@ fn https_listeners_take_certificates_from_secrets_a_reference_grant_permits() {
     index
         .load_yaml(&std::fs::read_to_string(dir().join("_common.yaml")).unwrap())
         .unwrap();
-    tls_secret(&mut index, "gateway-conformance-infra", "same-ns", "same.example.com");
-    tls_secret(&mut index, "gateway-conformance-web-backend", "granted", "granted.example.com");
-    tls_secret(&mut index, "gateway-conformance-app-backend", "not-granted", "x.example.com");
+    tls_secret(
+        &mut index,
+        "gateway-conformance-infra",
+        "same-ns",
+        "same.example.com",
+    );
+    tls_secret(
+        &mut index,
+        "gateway-conformance-web-backend",
+        "granted",
+        "granted.example.com",
+    );
+    tls_secret(
+        &mut index,
+        "gateway-conformance-app-backend",
+        "not-granted",
+        "x.example.com",
+    );
     index
         .load_yaml(
             r#"
@@ -497,7 +517,11 @@ spec:
     let gw = &t.gateway.gateways[&("gateway-conformance-infra".to_owned(), "tls".to_owned())];
     let resolved = |name: &str| {
         let l = gw.listeners.iter().find(|l| l.name == name).unwrap();
-        let c = l.conditions.iter().find(|c| c.type_ == "ResolvedRefs").unwrap();
+        let c = l
+            .conditions
+            .iter()
+            .find(|c| c.type_ == "ResolvedRefs")
+            .unwrap();
         (c.status, c.reason, l.attached_routes)
     };
     assert_eq!(resolved("same"), (true, "ResolvedRefs", 1));
@@ -526,8 +550,14 @@ spec:
     assert_eq!(
         hosts,
         [
-            (vec!["https".to_owned()], vec!["granted.example.com".to_owned()]),
-            (vec!["https".to_owned()], vec!["same.example.com".to_owned()]),
+            (
+                vec!["https".to_owned()],
+                vec!["granted.example.com".to_owned()]
+            ),
+            (
+                vec!["https".to_owned()],
+                vec!["same.example.com".to_owned()]
+            ),
         ]
     );
     portcullis::config::compile::compile(
