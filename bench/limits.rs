@@ -36,6 +36,8 @@ fn rate_limit(c: &mut Criterion) {
         host: "example.com",
         path: "/",
         query: None,
+        target: "/",
+        version: http::Version::HTTP_11,
         headers: &headers,
         route: "r",
         client_cert: None,

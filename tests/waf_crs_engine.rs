@@ -82,7 +82,7 @@ fn run_stage(engine: &Engine, request: &Request) -> Observed {
         Some(raw) => parse_raw(raw),
         None => request.clone(),
     };
-    let mut tx: Transaction<'_> = engine.transaction(Connection {
+    let mut tx: Transaction = engine.transaction(Connection {
         remote_addr: "127.0.0.1".into(),
         remote_port: 40000,
         server_addr: "127.0.0.1".into(),

@@ -121,6 +121,8 @@ async fn run(
         host: &admitted.host,
         path: &admitted.path,
         query: parts.uri.query(),
+        target: parts.uri.path_and_query().map_or("/", |pq| pq.as_str()),
+        version: parts.version,
         headers: &parts.headers,
         route: &route.name,
         principal: None,

@@ -40,6 +40,10 @@ pub struct PolicyInput<'a> {
     pub host: &'a str,
     pub path: &'a str,
     pub query: Option<&'a str>,
+    /// The request target as received (origin form), for policies that
+    /// inspect it raw (the WAF's `REQUEST_URI_RAW`).
+    pub target: &'a str,
+    pub version: http::Version,
     pub headers: &'a http::HeaderMap,
     /// The matched route's name (for route-scoped limits and keys).
     pub route: &'a str,

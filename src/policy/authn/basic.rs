@@ -191,6 +191,8 @@ mod tests {
             host: "h",
             path: "/",
             query: None,
+            target: "/",
+            version: http::Version::HTTP_11,
             headers: &headers,
             route: "r",
             principal: None,

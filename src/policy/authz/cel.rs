@@ -219,6 +219,8 @@ mod tests {
             host: "api.example",
             path: "/admin/users",
             query: Some("a=1"),
+            target: "/",
+            version: http::Version::HTTP_11,
             headers: &headers,
             route: "r",
             principal,

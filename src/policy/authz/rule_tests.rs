@@ -23,6 +23,8 @@ fn decide(a: &Authz, method: &str, path: &str, principal: Option<&Principal>) ->
         host: "api.example",
         path,
         query: None,
+        target: "/",
+        version: http::Version::HTTP_11,
         headers: &headers,
         route: "r",
         principal,

@@ -53,6 +53,8 @@ fn check(limit: &RateLimit, r: &Req) -> Outcome {
         host: r.host,
         path: "/",
         query: r.query,
+        target: "/",
+        version: http::Version::HTTP_11,
         headers: &r.headers,
         route: r.route,
         client_cert: None,

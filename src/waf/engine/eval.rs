@@ -7,7 +7,7 @@ use crate::waf::operator::Captures;
 use crate::waf::rule::{Ctl, Macro, Rule, SetVar, SetVarOp, macros::Part};
 use std::borrow::Cow;
 
-impl Transaction<'_> {
+impl Transaction {
     /// Evaluates one rule with its chain; runs per-match actions as values
     /// match (as ModSecurity does) and reports whether the whole chain matched.
     pub(super) fn evaluate_chain(&mut self, head: &Rule) -> bool {
@@ -190,7 +190,7 @@ impl Transaction<'_> {
         self.state.vars_mut(&setvar.collection).insert(key, value);
     }
 
-    fn apply_ctl(&mut self, ctl: &Ctl) {
+    pub(super) fn apply_ctl(&mut self, ctl: &Ctl) {
         match ctl {
             Ctl::RuleRemoveById(ranges) => self.removals.push(Removal::ById(ranges.clone())),
             Ctl::RuleRemoveByTag(tag) => self.removals.push(Removal::ByTag(tag.clone())),

@@ -35,6 +35,9 @@ pub struct MatchedRule {
     pub phase: u8,
     pub message: String,
     pub data: String,
+    /// The variable that matched last (e.g. `ARGS:q`), so a log can redact
+    /// data taken from a credential.
+    pub variable: String,
     pub severity: Option<u8>,
     /// `false` for `nolog` rules (bookkeeping, not detections).
     pub logged: bool,
@@ -49,7 +52,8 @@ pub enum RuleSource {
     Files(PathBuf),
 }
 
-#[derive(Debug)]
+/// Cheap to clone: the rule set is shared.
+#[derive(Debug, Clone)]
 pub struct Engine {
     pub rules: Arc<RuleSet>,
     pub(crate) url_decode: Transform,
@@ -89,9 +93,9 @@ impl Engine {
         })
     }
 
-    pub fn transaction(&self, conn: Connection) -> Transaction<'_> {
+    pub fn transaction(&self, conn: Connection) -> Transaction {
         let unique_id = format!("{:016x}{:016x}", fastrand::u64(..), fastrand::u64(..));
-        Transaction::new(self, conn, unique_id)
+        Transaction::new(self.clone(), conn, unique_id)
     }
 
     pub(crate) fn body_limits(&self) -> BodyLimits {

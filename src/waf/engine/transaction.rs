@@ -21,8 +21,10 @@ pub(super) enum Removal {
     TargetByTag(String, Target),
 }
 
-pub struct Transaction<'e> {
-    pub(super) engine: &'e Engine,
+pub struct Transaction {
+    /// A handle on the shared rule set (an `Arc`), owned so a transaction
+    /// can live in the request context across await points.
+    pub(super) engine: Engine,
     pub(super) req: RequestData,
     pub(super) resp: ResponseData,
     pub(super) state: TxState,
@@ -43,9 +45,10 @@ pub struct Transaction<'e> {
     next_phase: u8,
 }
 
-impl<'e> Transaction<'e> {
-    pub(super) fn new(engine: &'e Engine, conn: Connection, unique_id: String) -> Self {
-        let settings = &engine.rules.settings;
+impl Transaction {
+    pub(super) fn new(engine: Engine, conn: Connection, unique_id: String) -> Self {
+        let mode = engine.rules.settings.engine;
+        let body_access = engine.rules.settings.request_body_access;
         Self {
             engine,
             req: RequestData::default(),
@@ -59,8 +62,8 @@ impl<'e> Transaction<'e> {
             removals: Vec::new(),
             current_rule: None,
             transform_cache: Default::default(),
-            mode: settings.engine,
-            body_access: settings.request_body_access,
+            mode,
+            body_access,
             force_body_variable: false,
             matched: Vec::new(),
             intervention: None,
@@ -69,7 +72,7 @@ impl<'e> Transaction<'e> {
         }
     }
 
-    fn rules(&self) -> &'e RuleSet {
+    fn rules(&self) -> &RuleSet {
         &self.engine.rules
     }
 
@@ -84,7 +87,7 @@ impl<'e> Transaction<'e> {
         self.transform_cache.get_mut().clear();
         let (uri, path, query) = data::split_target(target);
         let filename = (self.engine.url_decode)(&path).unwrap_or(path);
-        let engine = self.engine;
+        let engine = self.engine.clone();
         let req = &mut self.req;
         req.method = method.to_vec();
         req.uri_raw = target.to_vec();
@@ -114,7 +117,7 @@ impl<'e> Transaction<'e> {
         }
         self.transform_cache.get_mut().clear();
         if self.body_access && !body_bytes.is_empty() && self.intervention.is_none() {
-            let engine = self.engine;
+            let engine = self.engine.clone();
             let limits = engine.body_limits();
             let settings = &engine.rules.settings;
             let req = &mut self.req;
@@ -217,6 +220,14 @@ impl<'e> Transaction<'e> {
         &self.matched
     }
 
+    /// Applies `ctl` actions (rule and target removals) before the first
+    /// phase: the gateway's exclusions scoped to a route or path.
+    pub fn apply_ctls(&mut self, ctls: &[crate::waf::rule::Ctl]) {
+        for ctl in ctls {
+            self.apply_ctl(ctl);
+        }
+    }
+
     pub fn matched(&self) -> &[MatchedRule] {
         &self.matched
     }
@@ -263,7 +274,8 @@ impl<'e> Transaction<'e> {
         if self.allow == Some(AllowScope::Phase) {
             self.allow = None;
         }
-        let rules = self.rules();
+        let engine = self.engine.clone();
+        let rules = &engine.rules;
         let steps = &rules.phases[usize::from(phase - 1)];
         let mut i = 0;
         while i < steps.len() {
@@ -327,11 +339,18 @@ impl<'e> Transaction<'e> {
                 Some(self.state.highest_severity.map_or(sev, |h| h.min(sev)));
         }
         let blocking = matches!(disruptive, Disruptive::Deny | Disruptive::Drop);
+        let variable = self
+            .state
+            .matched_var
+            .as_ref()
+            .map(|(name, _)| name.clone())
+            .unwrap_or_default();
         self.matched.push(MatchedRule {
             id: rule.id,
             phase,
             message,
             data,
+            variable,
             severity: rule.actions.severity,
             logged: rule.logs(),
             disruptive: blocking,

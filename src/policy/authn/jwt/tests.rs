@@ -124,6 +124,8 @@ async fn run(jwt: &Jwt, token: Option<&str>) -> (Outcome, RequestContext) {
         host: "h",
         path: "/",
         query: None,
+        target: "/",
+        version: http::Version::HTTP_11,
         headers: &headers,
         route: "r",
         principal: None,
