@@ -567,3 +567,59 @@ spec:
     )
     .unwrap_or_else(|e| panic!("{e:?}"));
 }
+
+#[test]
+fn policy_objects_attach_to_gateways_routes_and_ingresses() {
+    let tr = translate_scenario("policies");
+    let t = Table::of(&tr);
+    let web = t.find("GET", "web.example.com", "/", &[]).unwrap();
+    // The Gateway's policy, then the route's.
+    assert_eq!(
+        web.policies,
+        [
+            "gateway-conformance-infra.policy.per-client",
+            "gateway-conformance-infra.policy.office-only"
+        ]
+    );
+    assert!(
+        tr.loaded
+            .config
+            .policies
+            .iter()
+            .any(|p| p.name == "gateway-conformance-infra.policy.office-only"
+                && p.ip_filter.is_some())
+    );
+    // The route the bad Policy targets fails closed, as does the Ingress
+    // naming it; the Ingress naming the good one carries it.
+    assert_eq!(t.backend("GET", "locked.example.com", "/", &[]), "503");
+    assert_eq!(t.backend("GET", "legacy-typo.example.com", "/", &[]), "503");
+    let legacy = t.find("GET", "legacy.example.com", "/", &[]).unwrap();
+    assert_eq!(
+        legacy.policies,
+        ["gateway-conformance-infra.policy.office-only"]
+    );
+    let status = |name: &str| {
+        &tr.gateway.policies[&("gateway-conformance-infra".to_owned(), name.to_owned())]
+    };
+    let typo = status("typo");
+    assert_eq!(
+        (typo.conditions[0].status, typo.conditions[0].reason),
+        (false, "Invalid")
+    );
+    assert!(
+        typo.conditions[0].message.contains("alow"),
+        "{}",
+        typo.conditions[0].message
+    );
+    let office = status("office-only");
+    assert_eq!(office.conditions[0].reason, "Accepted");
+    let mut where_: Vec<String> = office.ancestors.iter().map(ToString::to_string).collect();
+    where_.sort();
+    assert_eq!(
+        where_,
+        [
+            "gateway-conformance-infra/HTTPRoute/web",
+            "gateway-conformance-infra/Ingress/legacy"
+        ]
+    );
+}

@@ -178,6 +178,38 @@ pub fn route_patch(
     changed.then(|| json!({"status": {"parents": out}}))
 }
 
+/// The `status` of a Policy, or `None` when it is already current.
+pub fn policy_patch(
+    current: &crate::provider::kube::policy_crd::Policy,
+    want: &crate::provider::kube::gateway::conditions::PolicyStatus,
+    controller: &str,
+) -> Option<Value> {
+    let status = current.status.clone().unwrap_or_default();
+    let new = conditions(&want.conditions, want.generation, &status.conditions);
+    let ancestors: Vec<Value> = want
+        .ancestors
+        .iter()
+        .map(|a| {
+            let group = match a.kind.as_str() {
+                "Ingress" => "networking.k8s.io",
+                _ => GROUP,
+            };
+            json!({
+                "ancestorRef": {"group": group, "kind": a.kind, "namespace": a.namespace, "name": a.name},
+                "controllerName": controller,
+                "conditions": new,
+            })
+        })
+        .collect();
+    let unchanged = same(&status.conditions, &new) && {
+        let refs = |list: &[Value]| -> Vec<Value> {
+            list.iter().map(|a| a["ancestorRef"].clone()).collect()
+        };
+        refs(&status.ancestors) == refs(&ancestors)
+    };
+    (!unchanged).then(|| json!({"status": {"conditions": new, "ancestors": ancestors}}))
+}
+
 /// Writes whatever differs each time `desired` changes.
 pub fn start(
     client: Client,
@@ -216,6 +248,13 @@ pub fn start(
                         patches.push(("Gateway", ns.clone(), name.clone(), patch));
                     }
                 }
+                for ((ns, name), policy) in &want.policies {
+                    if let Some(current) = index.policies.get(&(ns.clone(), name.clone()))
+                        && let Some(patch) = policy_patch(current, policy, &controller)
+                    {
+                        patches.push(("Policy", ns.clone(), name.clone(), patch));
+                    }
+                }
                 for ((ns, name), route) in &want.routes {
                     if let Some(current) = index.http_routes.get(&(ns.clone(), name.clone()))
                         && let Some(patch) = route_patch(current, route, &controller)
@@ -236,6 +275,13 @@ pub fn start(
                         .patch_status(&name, &params, &patch)
                         .await
                         .map(|_| ()),
+                    "Policy" => Api::<crate::provider::kube::policy_crd::Policy>::namespaced(
+                        client.clone(),
+                        &ns,
+                    )
+                    .patch_status(&name, &params, &patch)
+                    .await
+                    .map(|_| ()),
                     _ => Api::<HttpRoute>::namespaced(client.clone(), &ns)
                         .patch_status(&name, &params, &patch)
                         .await

@@ -30,6 +30,8 @@ pub struct Index {
     pub reference_grants: BTreeMap<Key, ReferenceGrant>,
     /// Namespaces by name, for listeners' `allowedRoutes` selectors.
     pub namespaces: BTreeMap<String, Namespace>,
+    /// Portcullis `Policy` objects (`portcullis.dev/v1alpha1`).
+    pub policies: BTreeMap<Key, crate::provider::kube::policy_crd::Policy>,
 }
 
 pub fn key_of<K: ResourceExt>(object: &K) -> Key {
@@ -127,6 +129,11 @@ impl Index {
             "ReferenceGrant" => {
                 let o: ReferenceGrant = serde_json::from_value(item).map_err(parse_err)?;
                 self.reference_grants.insert(key_of(&o), o);
+            }
+            "Policy" => {
+                let o: crate::provider::kube::policy_crd::Policy =
+                    serde_json::from_value(item).map_err(parse_err)?;
+                self.policies.insert(key_of(&o), o);
             }
             "Namespace" => {
                 let o: Namespace = serde_json::from_value(item).map_err(parse_err)?;

@@ -15,6 +15,7 @@ pub mod gateway_status;
 pub mod index;
 pub mod ingress;
 pub mod migrate;
+pub mod policy_crd;
 pub mod report;
 pub mod status;
 pub mod translate;
@@ -70,7 +71,8 @@ impl KubeProvider {
             .await
             .map_err(|e| format!("kubernetes client: {e}"))?;
         settings.publish_address = publish_address.clone();
-        let gateway_api = gateway_api_available(&client).await;
+        let gateway_api = available::<GatewayClass>(&client, "Gateway API").await;
+        let policy_crd = available::<policy_crd::Policy>(&client, "Policy CRD").await;
         let index = Arc::new(Mutex::new(Index::default()));
         let (changed, changes) = mpsc::channel(1);
         let (synced_tx, mut synced) = tokio_watch::channel(0usize);
@@ -136,6 +138,17 @@ impl KubeProvider {
             kinds += GATEWAY_NAMESPACED_KINDS;
             cluster_kinds += 2;
         }
+        if policy_crd {
+            watch::start::<policy_crd::Policy>(
+                &client,
+                namespaces,
+                plain.clone(),
+                &index,
+                &changed,
+                &synced_tx,
+            );
+            kinds += 1;
+        }
         // One watcher per namespaced kind and namespace, one per cluster kind.
         let watchers = kinds * namespaces.len().max(1) + cluster_kinds;
         let waited = tokio::time::timeout(sync_timeout, synced.wait_for(|n| *n >= watchers));
@@ -150,7 +163,7 @@ impl KubeProvider {
             status::start(client.clone(), address, Arc::clone(&index), accepted_rx);
         }
         let (gateway_status, gateway_rx) = tokio_watch::channel(StatusSet::default());
-        if gateway_api {
+        if gateway_api || policy_crd {
             gateway_status::start(
                 client.clone(),
                 Arc::clone(&index),
@@ -180,17 +193,22 @@ impl KubeProvider {
     }
 }
 
-/// Whether the Gateway API CRDs are installed and readable: without them
-/// the provider serves Ingresses only (and says so).
-async fn gateway_api_available(client: &kube::Client) -> bool {
-    let api: kube::Api<GatewayClass> = kube::Api::all(client.clone());
+/// Whether the CRD of `K` is installed and readable: without the Gateway
+/// API the provider serves Ingresses only, without the Policy CRD no
+/// Policy objects (and says so).
+async fn available<K>(client: &kube::Client, what: &str) -> bool
+where
+    K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+    K::DynamicType: Default,
+{
+    let api: kube::Api<K> = kube::Api::all(client.clone());
     match api.list(&kube::api::ListParams::default().limit(1)).await {
         Ok(_) => true,
         Err(kube::Error::Api(e)) if e.code == 404 || e.code == 403 => {
             tracing::warn!(
                 target: "portcullis::kubernetes",
                 code = e.code,
-                "Gateway API not served: its CRDs are not installed (404) or not readable (403); Ingresses only"
+                "{what} not served: its CRDs are not installed (404) or not readable (403)"
             );
             false
         }

@@ -17,6 +17,7 @@ use crate::provider::kube::gateway;
 use crate::provider::kube::gateway::conditions::StatusSet;
 use crate::provider::kube::index::Index;
 use crate::provider::kube::ingress;
+use crate::provider::kube::policy_crd;
 use crate::provider::kube::report::{Outcome, Report};
 use crate::provider::{Loaded, ObjectRef, Origins};
 
@@ -233,13 +234,29 @@ fn build(
             .then_with(|| ingress_ref(a).cmp(&ingress_ref(b)))
     });
     let slices = index.slices_by_service();
+    let mut policies =
+        policy_crd::collect(index, &settings.namespaces, excluded, &mut out, &mut report);
     let mut accepted = Vec::new();
     let mut skipped = Vec::new();
     for ingress in ingresses {
         let object = ingress_ref(ingress);
         let empty = BTreeMap::new();
         let annotations = ingress.metadata.annotations.as_ref().unwrap_or(&empty);
-        let translated = annotations::translate(&object, annotations, &mut report);
+        let translated = annotations::translate(&object, annotations, &mut report).map(|mut s| {
+            // `portcullis.dev/policies` names Policy objects of the Ingress's
+            // namespace first, then base policies. An invalid Policy keeps
+            // its plain name, unknown to the model: the Ingress fails closed.
+            for name in &mut s.attached {
+                let key = (object.namespace.clone(), name.clone());
+                if let Some(model) = policies.by_name.get(&key).cloned() {
+                    policies.note_ingress(&key, &object);
+                    *name = model;
+                } else if policies.invalid.contains(&key) {
+                    policies.note_ingress(&key, &object);
+                }
+            }
+            s
+        });
         match translated {
             Ok(ingress_settings) if !excluded.contains_key(&object) => {
                 let context = ingress::Context {
@@ -284,7 +301,15 @@ fn build(
         index,
         service_dns: settings.service_dns,
     };
-    let gateway = gateway::translate(settings, &context, excluded, &mut out, &mut report);
+    let mut gateway = gateway::translate(
+        settings,
+        &context,
+        excluded,
+        &mut policies,
+        &mut out,
+        &mut report,
+    );
+    gateway.status.policies = policies.status;
     // After every served object, so a skipped one never takes a host+path
     // from a good one.
     for (object, hosts) in &gateway.excluded_hosts {

@@ -53,6 +53,7 @@ indexed!(Secret, secrets);
 indexed!(Gateway, gateways);
 indexed!(HttpRoute, http_routes);
 indexed!(ReferenceGrant, reference_grants);
+indexed!(crate::provider::kube::policy_crd::Policy, policies);
 
 /// A cluster-scoped kind the index holds by name.
 pub trait ClusterIndexed:

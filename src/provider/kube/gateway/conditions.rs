@@ -81,12 +81,21 @@ pub struct RouteStatus {
     pub parents: Vec<ParentStatus>,
 }
 
+/// A Portcullis Policy object: accepted or not, and where it is attached.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PolicyStatus {
+    pub generation: Option<i64>,
+    pub conditions: Vec<Cond>,
+    pub ancestors: Vec<crate::provider::ObjectRef>,
+}
+
 /// Everything the writer should make true, by object.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct StatusSet {
     pub classes: BTreeMap<String, ClassStatus>,
     pub gateways: BTreeMap<Key, GatewayStatus>,
     pub routes: BTreeMap<Key, RouteStatus>,
+    pub policies: BTreeMap<Key, PolicyStatus>,
 }
 
 impl StatusSet {
@@ -138,6 +147,15 @@ impl StatusSet {
                 for c in &p.conditions {
                     cond(&mut out, "    ", c);
                 }
+            }
+        }
+        for ((ns, name), policy) in &self.policies {
+            out.push_str(&format!("{ns}/Policy/{name}\n"));
+            for c in &policy.conditions {
+                cond(&mut out, "  ", c);
+            }
+            for a in &policy.ancestors {
+                out.push_str(&format!("  attached to {a}\n"));
             }
         }
         out

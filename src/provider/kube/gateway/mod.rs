@@ -24,6 +24,7 @@ use crate::provider::kube::gateway::conditions::{
 use crate::provider::kube::gateway::listeners::Listener;
 use crate::provider::kube::index::Key;
 use crate::provider::kube::ingress::Context;
+use crate::provider::kube::policy_crd::Policies;
 use crate::provider::kube::report::{Outcome, Report};
 use crate::provider::kube::translate::Settings;
 
@@ -59,6 +60,7 @@ pub fn translate(
     settings: &Settings,
     context: &Context<'_>,
     excluded: &BTreeMap<ObjectRef, String>,
+    policies: &mut Policies,
     out: &mut Builder,
     report: &mut Report,
 ) -> GatewayOutcome {
@@ -128,7 +130,45 @@ pub fn translate(
                 let hosts: BTreeSet<String> = attachments.values().flatten().cloned().collect();
                 excluded_hosts.push((object.clone(), hosts.into_iter().collect()));
             } else {
-                let rules = route::translate(&object, route, context, out, report);
+                let mut rules = route::translate(&object, route, context, out, report);
+                let gws: Vec<Key> = attachments
+                    .keys()
+                    .map(|(gw, _, _)| gw.clone())
+                    .collect::<BTreeSet<_>>()
+                    .into_iter()
+                    .collect();
+                let (attached_policies, failed) = policies.for_route(&object, &gws);
+                policies.note_ancestor(
+                    &(
+                        "HTTPRoute".into(),
+                        object.namespace.clone(),
+                        object.name.clone(),
+                    ),
+                    &object,
+                );
+                for (ns, name) in &gws {
+                    policies.note_ancestor(
+                        &("Gateway".into(), ns.clone(), name.clone()),
+                        &object_ref("Gateway", ns, name),
+                    );
+                }
+                if failed {
+                    // A Policy meant for these routes is invalid: fail
+                    // closed rather than serve without it.
+                    for rule in &mut rules.rules {
+                        rule.action = serde_json::Map::new();
+                        rule.action.insert(
+                            "direct_response".into(),
+                            json!({"status": 503, "body": "policy invalid\n"}),
+                        );
+                    }
+                }
+                for rule in &mut rules.rules {
+                    if !attached_policies.is_empty() && !failed {
+                        rule.action
+                            .insert("policies".into(), json!(attached_policies));
+                    }
+                }
                 resolved = rules.resolved.clone();
                 let partially = (!rules.unsupported.is_empty()).then(|| {
                     Cond::yes(
