@@ -179,8 +179,16 @@ async fn gateway_api_against_a_real_api_server() {
     // The standard-channel CRDs, established before anything uses them.
     let crds: Api<CustomResourceDefinition> = Api::all(admin.clone());
     let mut names = Vec::new();
-    for entry in std::fs::read_dir(&crd_dir).unwrap() {
-        for doc in yaml_documents(&entry.unwrap().path()) {
+    let mut files: Vec<std::path::PathBuf> = std::fs::read_dir(&crd_dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    // And the Portcullis Policy CRD.
+    files.push(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/manifests/crd-policy.yaml"),
+    );
+    for file in files {
+        for doc in yaml_documents(&file) {
             let crd: CustomResourceDefinition = object(doc);
             names.push(crd.metadata.name.clone().unwrap());
             crds.create(&pp, &crd).await.unwrap();
@@ -511,6 +519,92 @@ async fn gateway_api_against_a_real_api_server() {
         after["metadata"]["resourceVersion"], version,
         "status rewritten without a change"
     );
+
+    // Policy objects: one attached to a route by targetRefs applies to it;
+    // one with a bad field is reported and its target fails closed while
+    // the rest keeps serving.
+    routes
+        .create(
+            &pp,
+            &route(
+                "guarded",
+                "shop",
+                "guarded.test",
+                json!([{"backendRefs": [{"name": "web", "port": 80}]}]),
+            ),
+        )
+        .await
+        .unwrap();
+    until(http, "guarded.test", &[], 200, "one").await;
+    let policies: Api<portcullis::provider::kube::policy_crd::Policy> =
+        Api::namespaced(admin.clone(), "shop");
+    let policy = |name: &str,
+                  target: &str,
+                  body: Value|
+     -> portcullis::provider::kube::policy_crd::Policy {
+        let mut spec = json!({"targetRefs": [{"group": "gateway.networking.k8s.io", "kind": "HTTPRoute", "name": target}]});
+        if let (Some(spec), Some(body)) = (spec.as_object_mut(), body.as_object()) {
+            spec.extend(body.clone());
+        }
+        object(json!({
+            "apiVersion": "portcullis.dev/v1alpha1", "kind": "Policy",
+            "metadata": {"name": name, "namespace": "shop"}, "spec": spec,
+        }))
+    };
+    policies
+        .create(
+            &pp,
+            &policy(
+                "no-loopback",
+                "guarded",
+                json!({"ip_filter": {"deny": ["127.0.0.0/8"]}}),
+            ),
+        )
+        .await
+        .unwrap();
+    let deadline = Instant::now() + WAIT;
+    while get(http, "guarded.test", &[]).await.0 != 403 {
+        assert!(Instant::now() < deadline, "the Policy is not enforced");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    until_status(&policies, "no-loopback", "Policy no-loopback", |v| {
+        is(
+            condition(&v["status"]["conditions"], "Accepted"),
+            "True",
+            "Accepted",
+            1,
+        ) && v["status"]["ancestors"][0]["ancestorRef"]["name"] == "guarded"
+    })
+    .await;
+    policies
+        .create(
+            &pp,
+            &policy(
+                "typo",
+                "web",
+                json!({"ip_filter": {"alow": ["10.0.0.0/8"]}}),
+            ),
+        )
+        .await
+        .unwrap();
+    until(http, "web.test", &[], 503, "policy invalid").await;
+    let typo = until_status(&policies, "typo", "Policy typo", |v| {
+        is(
+            condition(&v["status"]["conditions"], "Accepted"),
+            "False",
+            "Invalid",
+            1,
+        )
+    })
+    .await;
+    assert!(
+        typo["status"]["conditions"][0]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("alow")),
+        "{typo}"
+    );
+    assert_eq!(get(http, "guarded.test", &[]).await.0, 403);
+    assert_eq!(get(http, "missing.test", &[]).await.0, 500);
 
     eprintln!(
         "gateway api figures: first ready config {first_ready:?} (process start to traffic), HTTPRoute change to traffic {to_traffic:?}"
