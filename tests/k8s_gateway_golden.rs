@@ -623,3 +623,48 @@ fn policy_objects_attach_to_gateways_routes_and_ingresses() {
         ]
     );
 }
+
+#[test]
+fn the_gateway_example_translates() {
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/kubernetes");
+    let mut index = Index::default();
+    let ignored = index
+        .load_yaml(&std::fs::read_to_string(examples.join("gateway.yaml")).unwrap())
+        .unwrap();
+    assert!(ignored.is_empty(), "{ignored:?}");
+    index
+        .load_yaml(&std::fs::read_to_string(dir().join("_common.yaml")).unwrap())
+        .unwrap();
+    let settings = Settings {
+        service_dns: true,
+        ..Settings::default()
+    };
+    let t = translate::translate(&index, &settings).unwrap();
+    let issues = portcullis::config::validate::validate(&t.loaded.config);
+    assert!(issues.is_empty(), "{issues:?}");
+    let routes: Vec<&RouteSpec> = t
+        .loaded
+        .config
+        .routes
+        .iter()
+        .filter(|r| r.name.starts_with("shop.shop.httproute."))
+        .collect();
+    assert_eq!(routes.len(), 2, "{routes:?}");
+    let split = routes.iter().find(|r| !r.backends.is_empty()).unwrap();
+    assert_eq!(
+        split.backends.iter().map(|b| b.weight).collect::<Vec<_>>(),
+        [90, 10]
+    );
+    assert_eq!(split.policies, ["shop.policy.per-client"]);
+    // The Secret is not in the input: the HTTPS listener is not served and
+    // says why; the route is served on the plain listener.
+    let gw = &t.gateway.gateways[&("shop".to_owned(), "edge".to_owned())];
+    let https = gw.listeners.iter().find(|l| l.name == "https").unwrap();
+    assert!(
+        https
+            .conditions
+            .iter()
+            .any(|c| c.reason == "InvalidCertificateRef")
+    );
+    assert_eq!(split.listeners, ["http"]);
+}

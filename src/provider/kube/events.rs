@@ -63,6 +63,12 @@ pub fn start(
                             i.gateways.get(&key).and_then(|o| o.metadata.uid.clone())
                         }),
                     ),
+                    "Policy" => (
+                        "portcullis.dev/v1alpha1",
+                        index.lock().ok().and_then(|i| {
+                            i.policies.get(&key).and_then(|o| o.metadata.uid.clone())
+                        }),
+                    ),
                     _ => (
                         "networking.k8s.io/v1",
                         index.lock().ok().and_then(|i| {
