@@ -294,3 +294,88 @@ pub fn start(
         }
     });
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::provider::kube::gateway::conditions::{ParentStatus, RouteStatus};
+
+    fn route_with(parents: Value) -> HttpRoute {
+        serde_json::from_value(json!({
+            "apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute",
+            "metadata": {"name": "r", "namespace": "ns", "generation": 3},
+            "spec": {},
+            "status": {"parents": parents},
+        }))
+        .unwrap()
+    }
+
+    fn want(accepted: bool) -> RouteStatus {
+        RouteStatus {
+            generation: Some(3),
+            parents: vec![ParentStatus {
+                parent: ParentRef {
+                    namespace: "ns".into(),
+                    name: "gw".into(),
+                    section_name: None,
+                    port: None,
+                },
+                conditions: vec![if accepted {
+                    Cond::yes("Accepted", "Accepted", "route accepted")
+                } else {
+                    Cond::no("Accepted", "NotAllowedByListeners", "no")
+                }],
+            }],
+        }
+    }
+
+    #[test]
+    fn route_status_is_written_once_and_keeps_other_controllers() {
+        let theirs = json!({
+            "parentRef": {"name": "other-gw"}, "controllerName": "example.com/other",
+            "conditions": [{"type": "Accepted", "status": "True", "reason": "Accepted", "message": "",
+                            "lastTransitionTime": "2026-01-01T00:00:00Z"}],
+        });
+        let route = route_with(json!([theirs]));
+        let patch = route_patch(&route, &want(true), "portcullis.dev/gateway-controller").unwrap();
+        let parents = patch["status"]["parents"].as_array().unwrap();
+        assert_eq!(parents.len(), 2);
+        assert_eq!(parents[0]["controllerName"], "example.com/other");
+        assert_eq!(parents[1]["conditions"][0]["observedGeneration"], 3);
+        // Applied: nothing more to write.
+        let written = route_with(patch["status"]["parents"].clone());
+        assert!(route_patch(&written, &want(true), "portcullis.dev/gateway-controller").is_none());
+        // A change of status is written, with a new transition time.
+        let changed =
+            route_patch(&written, &want(false), "portcullis.dev/gateway-controller").unwrap();
+        assert_eq!(
+            changed["status"]["parents"][1]["conditions"][0]["status"],
+            "False"
+        );
+    }
+
+    #[test]
+    fn transition_times_stay_while_the_status_stays() {
+        let old = Condition {
+            type_: "Accepted".into(),
+            status: "True".into(),
+            reason: "Accepted".into(),
+            message: "old message".into(),
+            observed_generation: Some(1),
+            last_transition_time: Time("2026-01-01T00:00:00Z".parse().unwrap()),
+        };
+        let new = conditions(
+            &[Cond::yes("Accepted", "Accepted", "new message")],
+            Some(2),
+            std::slice::from_ref(&old),
+        );
+        assert_eq!(new[0].last_transition_time, old.last_transition_time);
+        assert!(!same(&[old.clone()], &new));
+        let flipped = conditions(
+            &[Cond::no("Accepted", "Invalid", "x")],
+            Some(2),
+            &[old.clone()],
+        );
+        assert_ne!(flipped[0].last_transition_time, old.last_transition_time);
+    }
+}
