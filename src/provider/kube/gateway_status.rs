@@ -370,7 +370,7 @@ mod tests {
             std::slice::from_ref(&old),
         );
         assert_eq!(new[0].last_transition_time, old.last_transition_time);
-        assert!(!same(&[old.clone()], &new));
+        assert!(!same(std::slice::from_ref(&old), &new));
         let flipped = conditions(
             &[Cond::no("Accepted", "Invalid", "x")],
             Some(2),
