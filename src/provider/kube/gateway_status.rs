@@ -374,7 +374,7 @@ mod tests {
         let flipped = conditions(
             &[Cond::no("Accepted", "Invalid", "x")],
             Some(2),
-            &[old.clone()],
+            std::slice::from_ref(&old),
         );
         assert_ne!(flipped[0].last_transition_time, old.last_transition_time);
     }
