@@ -5,7 +5,11 @@
 //! route table's configuration order). Computes the status the spec asks
 //! for alongside; the status writer publishes it.
 
+pub mod attach;
+pub mod backends;
 pub mod conditions;
+pub mod emit;
+pub mod filters;
 pub mod hosts;
 pub mod listeners;
 pub mod refs;
@@ -14,18 +18,18 @@ pub mod route;
 use std::collections::{BTreeMap, BTreeSet};
 
 use gateway_api::httproutes::HttpRoute;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::provider::ObjectRef;
-use crate::provider::kube::builder::{Builder, RouteKey};
+use crate::provider::kube::builder::Builder;
 use crate::provider::kube::gateway::conditions::{
-    ClassStatus, Cond, GatewayStatus, ParentRef, ParentStatus, RouteStatus, StatusSet,
+    ClassStatus, Cond, GatewayStatus, RouteStatus, StatusSet,
 };
 use crate::provider::kube::gateway::listeners::Listener;
 use crate::provider::kube::index::Key;
 use crate::provider::kube::ingress::Context;
 use crate::provider::kube::policy_crd::Policies;
-use crate::provider::kube::report::{Outcome, Report};
+use crate::provider::kube::report::Report;
 use crate::provider::kube::translate::Settings;
 
 pub const GROUP: &str = "gateway.networking.k8s.io";
@@ -114,7 +118,7 @@ pub fn translate(
     for route in routes {
         let object = route_ref(route);
         let route_key: Key = (object.namespace.clone(), object.name.clone());
-        let attached = attach(index, route, &object, &mut gateways);
+        let attached = attach::attach(index, route, &object, &mut gateways);
         let Some((mut parents, attachments)) = attached else {
             continue; // no parent of ours
         };
@@ -180,7 +184,7 @@ pub fn translate(
                         ),
                     )
                 });
-                emit(&object, &rules, &attachments, out, report);
+                emit::emit(&object, &rules, &attachments, out, report);
                 for p in &mut parents {
                     if let Some(c) = &partially
                         && p.conditions
@@ -285,167 +289,4 @@ pub fn translate(
 fn set(conditions: &mut Vec<Cond>, c: Cond) {
     conditions.retain(|x| x.type_ != c.type_);
     conditions.push(c);
-}
-
-/// `(gateway, listener name, model listener)` → the hosts served there.
-type Attachments = BTreeMap<(Key, String, &'static str), Vec<String>>;
-
-/// The route's parentRefs that name a Gateway of ours, each with its
-/// `Accepted` condition, and the listeners it attached to. `None` when no
-/// parentRef is ours (the route is someone else's).
-fn attach(
-    index: &crate::provider::kube::index::Index,
-    route: &HttpRoute,
-    object: &ObjectRef,
-    gateways: &mut BTreeMap<Key, Vec<Listener>>,
-) -> Option<(Vec<ParentStatus>, Attachments)> {
-    let route_ns = object.namespace.as_str();
-    let hostnames = route.spec.hostnames.clone().unwrap_or_default();
-    let mut parents = Vec::new();
-    let mut attachments = Attachments::new();
-    for parent in route.spec.parent_refs.iter().flatten() {
-        let group = parent.group.as_deref().unwrap_or(GROUP);
-        let kind = parent.kind.as_deref().unwrap_or("Gateway");
-        if group != GROUP || kind != "Gateway" {
-            continue;
-        }
-        let gw_ns = parent.namespace.as_deref().unwrap_or(route_ns);
-        let key: Key = (gw_ns.to_owned(), parent.name.clone());
-        let Some(listeners) = gateways.get(&key) else {
-            continue;
-        };
-        let parent_ref = ParentRef {
-            namespace: gw_ns.to_owned(),
-            name: parent.name.clone(),
-            section_name: parent.section_name.clone(),
-            port: parent.port,
-        };
-        let candidates: Vec<&Listener> = listeners
-            .iter()
-            .filter(|l| parent.section_name.as_ref().is_none_or(|s| *s == l.name))
-            .filter(|l| parent.port.is_none_or(|p| p == l.port))
-            .collect();
-        let accepted = if candidates.is_empty() {
-            Cond::no(
-                "Accepted",
-                "NoMatchingParent",
-                "no listener of the Gateway matches sectionName/port",
-            )
-        } else {
-            let ready: Vec<&&Listener> = candidates.iter().filter(|l| l.ready).collect();
-            let allowed: Vec<&&Listener> = ready
-                .iter()
-                .copied()
-                .filter(|l| l.takes_http_routes && l.allows(index, gw_ns, route_ns))
-                .collect();
-            if ready.is_empty() {
-                Cond::no(
-                    "Accepted",
-                    "NoMatchingParent",
-                    "the matching listeners are not served (see the Gateway's status)",
-                )
-            } else if allowed.is_empty() {
-                Cond::no(
-                    "Accepted",
-                    "NotAllowedByListeners",
-                    "the listeners' allowedRoutes do not admit this route",
-                )
-            } else {
-                let mut any = false;
-                for l in allowed {
-                    if let Some(hosts) = hosts::intersect(&hostnames, l.hostname.as_deref()) {
-                        any = true;
-                        attachments.insert((key.clone(), l.name.clone(), l.model_name()), hosts);
-                    }
-                }
-                if any {
-                    Cond::yes("Accepted", "Accepted", "route accepted")
-                } else {
-                    Cond::no(
-                        "Accepted",
-                        "NoMatchingListenerHostname",
-                        "no hostname of the route matches a listener's hostname",
-                    )
-                }
-            }
-        };
-        parents.push(ParentStatus {
-            parent: parent_ref,
-            conditions: vec![accepted],
-        });
-    }
-    (!parents.is_empty()).then_some((parents, attachments))
-}
-
-/// Adds the model routes: one per rule, match and distinct host set, on
-/// the model listeners whose Gateway listeners gave that host set.
-fn emit(
-    object: &ObjectRef,
-    rules: &route::Rules,
-    attachments: &Attachments,
-    out: &mut Builder,
-    report: &mut Report,
-) {
-    let mut by_hosts: BTreeMap<&Vec<String>, BTreeSet<&'static str>> = BTreeMap::new();
-    for ((_, _, model), hosts) in attachments {
-        by_hosts.entry(hosts).or_default().insert(model);
-    }
-    let several = by_hosts.len() > 1;
-    for (h, (hosts, models)) in by_hosts.into_iter().enumerate() {
-        for rule in &rules.rules {
-            for (m, matched) in rule.matches.iter().enumerate() {
-                let mut name = format!(
-                    "{}.{}.httproute.r{}.m{m}",
-                    object.namespace, object.name, rule.index
-                );
-                if several {
-                    name.push_str(&format!(".h{h}"));
-                }
-                // A host another route already claims with the same match
-                // stays with it (the older one).
-                let wanted: Vec<&str> = if hosts.is_empty() {
-                    vec![""]
-                } else {
-                    hosts.iter().map(String::as_str).collect()
-                };
-                let mut keys = Vec::new();
-                let mut free = Vec::new();
-                for host in wanted {
-                    let key = RouteKey::with_conditions(
-                        host,
-                        matched.kind,
-                        &matched.value,
-                        &matched.conditions,
-                    );
-                    match out.claim_owner(&key) {
-                        Some(owner) if owner != object => report.push(
-                            object,
-                            name.clone(),
-                            Outcome::Skipped,
-                            format!(
-                                "host {host:?} path {} {:?} with these conditions is already served by {owner} (the older object wins)",
-                                matched.kind, matched.value
-                            ),
-                        ),
-                        _ => {
-                            keys.push(key);
-                            free.push(host);
-                        }
-                    }
-                }
-                if keys.is_empty() {
-                    continue;
-                }
-                let mut spec = matched.spec.clone();
-                if !free.contains(&"") {
-                    spec["hosts"] = json!(free);
-                }
-                let mut route = json!({"name": name, "listeners": models, "match": spec});
-                if let Value::Object(route) = &mut route {
-                    route.extend(rule.action.clone());
-                }
-                out.add_route_keys(object, keys, route, report);
-            }
-        }
-    }
 }

@@ -10,16 +10,13 @@
 //! number), weighted; an invalid one answers 500.
 
 use gateway_api::httproutes::HttpRoute;
-use k8s_openapi::api::networking::v1::{IngressServiceBackend, ServiceBackendPort};
 use serde_json::{Map, Value, json};
 
 use crate::provider::ObjectRef;
-use crate::provider::kube::annotations::IngressSettings;
 use crate::provider::kube::builder::Builder;
-use crate::provider::kube::gateway::GROUP;
 use crate::provider::kube::gateway::conditions::Cond;
-use crate::provider::kube::gateway::refs::{self, RefKind};
-use crate::provider::kube::ingress::{self, BackendError, Context};
+use crate::provider::kube::gateway::{backends, filters};
+use crate::provider::kube::ingress::Context;
 use crate::provider::kube::report::{Outcome, Report};
 
 /// One match of a rule: what it claims and its `match` (without hosts).
@@ -93,7 +90,7 @@ pub fn translate(
         }
         let mut redirect = None;
         for filter in &filters {
-            apply_filter(filter, &mut action, &mut redirect, &mut unsupported_here);
+            filters::apply_filter(filter, &mut action, &mut redirect, &mut unsupported_here);
         }
         let matches = rule_matches(rule.matches.as_deref().unwrap_or_default());
         if let Some(timeouts) = &rule.timeouts {
@@ -148,7 +145,7 @@ pub fn translate(
             action.remove("timeouts");
             action.insert("redirect".into(), redirect);
         } else {
-            let answer = backends(object, route, r, context, out, report, &mut problems);
+            let answer = backends::backends(object, route, r, context, out, report, &mut problems);
             action.extend(answer);
         }
         rules.push(RuleModel {
@@ -249,242 +246,4 @@ fn rule_matches(matches: &[gateway_api::httproutes::HttpRouteRulesMatches]) -> V
             }
         })
         .collect()
-}
-
-/// A literal Gateway API header value: `$` is not a template here.
-fn literal(value: &Value) -> Value {
-    json!(value.as_str().unwrap_or_default().replace('$', "$$"))
-}
-
-fn header_modifier(spec: &Value) -> Value {
-    let pairs = |field: &str| -> Vec<Value> {
-        spec[field]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .map(|p| json!({"name": p["name"], "value": literal(&p["value"])}))
-            .collect()
-    };
-    let remove: Vec<Value> = spec["remove"].as_array().cloned().unwrap_or_default();
-    json!({"set": pairs("set"), "add": pairs("add"), "remove": remove})
-}
-
-fn path_modifier(spec: &Value) -> Option<Value> {
-    match spec["type"].as_str() {
-        Some("ReplaceFullPath") => Some(json!({"replace_full_path": spec["replaceFullPath"]})),
-        Some("ReplacePrefixMatch") => {
-            Some(json!({"replace_prefix_match": spec["replacePrefixMatch"]}))
-        }
-        _ => None,
-    }
-}
-
-/// One filter (as the API's JSON) into the route's fields.
-fn apply_filter(
-    filter: &Value,
-    action: &mut Map<String, Value>,
-    redirect: &mut Option<Value>,
-    unsupported: &mut Vec<String>,
-) {
-    let kind = filter["type"].as_str().unwrap_or_default();
-    let field = |action: &mut Map<String, Value>, name: &str, value: Value, u: &mut Vec<String>| {
-        if action.insert(name.into(), value).is_some() {
-            u.push(format!("two {kind} filters"));
-        }
-    };
-    match kind {
-        "RequestHeaderModifier" => field(
-            action,
-            "request_headers",
-            header_modifier(&filter["requestHeaderModifier"]),
-            unsupported,
-        ),
-        "ResponseHeaderModifier" => field(
-            action,
-            "response_headers",
-            header_modifier(&filter["responseHeaderModifier"]),
-            unsupported,
-        ),
-        "URLRewrite" => {
-            let spec = &filter["urlRewrite"];
-            let mut rewrite = Map::new();
-            if let Some(host) = spec["hostname"].as_str() {
-                rewrite.insert("hostname".into(), json!(host));
-            }
-            if let Some(path) = path_modifier(&spec["path"]) {
-                rewrite.insert("path".into(), path);
-            }
-            field(action, "rewrite", Value::Object(rewrite), unsupported);
-        }
-        "RequestRedirect" => {
-            let spec = &filter["requestRedirect"];
-            let mut out = Map::new();
-            if let Some(scheme) = spec["scheme"].as_str() {
-                out.insert("scheme".into(), json!(scheme));
-                // The spec: without a port, the scheme's well-known port.
-                if spec["port"].is_null() {
-                    let port = if scheme == "https" { 443 } else { 80 };
-                    out.insert("port".into(), json!(port));
-                }
-            }
-            if let Some(host) = spec["hostname"].as_str() {
-                out.insert("hostname".into(), json!(host));
-            }
-            if let Some(port) = spec["port"].as_u64() {
-                out.insert("port".into(), json!(port));
-            }
-            if let Some(path) = path_modifier(&spec["path"]) {
-                out.insert("path".into(), path);
-            }
-            if let Some(code) = spec["statusCode"].as_u64() {
-                out.insert("status_code".into(), json!(code));
-            }
-            if redirect.replace(Value::Object(out)).is_some() {
-                unsupported.push("two RequestRedirect filters".into());
-            }
-        }
-        other => unsupported.push(format!("filter {other}")),
-    }
-}
-
-/// The backend fields of rule `r`: `backend`, weighted `backends`, or a
-/// 500 when no backendRef resolves (503 when they resolve to Services
-/// without ready endpoints).
-fn backends(
-    object: &ObjectRef,
-    route: &HttpRoute,
-    r: usize,
-    context: &Context<'_>,
-    out: &mut Builder,
-    report: &mut Report,
-    problems: &mut Vec<(&'static str, String)>,
-) -> Map<String, Value> {
-    let namespace = object.namespace.as_str();
-    let refs_ = route
-        .spec
-        .rules
-        .as_ref()
-        .and_then(|rules| rules.get(r))
-        .and_then(|rule| rule.backend_refs.as_deref())
-        .unwrap_or_default();
-    let mut valid: Vec<(String, u32)> = Vec::new();
-    let mut lost = 0u32;
-    let mut unavailable = 0u32;
-    for (b, backend) in refs_.iter().enumerate() {
-        let subject = format!("spec.rules[{r}].backendRefs[{b}]");
-        let weight = u32::try_from(backend.weight.unwrap_or(1)).unwrap_or(0);
-        let group = backend.group.as_deref().unwrap_or("");
-        let kind = backend.kind.as_deref().unwrap_or("Service");
-        let target_ns = backend.namespace.as_deref().unwrap_or(namespace);
-        let problem = if !group.is_empty() || kind != "Service" {
-            Some((
-                "InvalidKind",
-                format!("{subject}: {group}/{kind} is not a Service"),
-            ))
-        } else if !refs::permitted(
-            context.index,
-            RefKind {
-                group: GROUP,
-                kind: "HTTPRoute",
-            },
-            namespace,
-            RefKind {
-                group: "",
-                kind: "Service",
-            },
-            target_ns,
-            &backend.name,
-        ) {
-            Some((
-                "RefNotPermitted",
-                format!(
-                    "{subject}: no ReferenceGrant in {target_ns} lets this route use Service {}",
-                    backend.name
-                ),
-            ))
-        } else if backend.port.is_none() {
-            Some((
-                "BackendNotFound",
-                format!("{subject}: a Service needs a port"),
-            ))
-        } else {
-            let service = IngressServiceBackend {
-                name: backend.name.clone(),
-                port: Some(ServiceBackendPort {
-                    number: backend.port,
-                    name: None,
-                }),
-            };
-            let owner = format!("httproute.{namespace}.{}", object.name);
-            match ingress::service_backend_in(
-                &owner,
-                target_ns,
-                &service,
-                &IngressSettings::default(),
-                context,
-            ) {
-                Ok(spec) => {
-                    valid.push((spec.name.clone(), weight));
-                    out.add_backend(object, spec);
-                    None
-                }
-                Err(BackendError::NoEndpoints(why)) => {
-                    report.push(
-                        object,
-                        subject.clone(),
-                        Outcome::Skipped,
-                        format!("{why}; its share answers 503"),
-                    );
-                    unavailable += weight;
-                    None
-                }
-                Err(BackendError::NotFound(why) | BackendError::Invalid(why)) => {
-                    Some(("BackendNotFound", format!("{subject}: {why}")))
-                }
-            }
-        };
-        if let Some((reason, message)) = problem {
-            report.push(
-                object,
-                subject,
-                Outcome::Skipped,
-                format!("{message}; its share answers 500"),
-            );
-            problems.push((reason, message));
-            lost += weight;
-        }
-    }
-    let mut action = Map::new();
-    let served: u32 = valid.iter().map(|(_, w)| w).sum();
-    if served == 0 {
-        let (status, body) = if unavailable > 0 && lost == 0 {
-            (503, "backend unavailable\n")
-        } else {
-            (500, "no valid backend\n")
-        };
-        action.insert(
-            "direct_response".into(),
-            json!({"status": status, "body": body}),
-        );
-        return action;
-    }
-    if lost > 0 || unavailable > 0 {
-        report.push(
-            object,
-            format!("spec.rules[{r}].backendRefs"),
-            Outcome::Approximated,
-            "the share of the backends that cannot serve goes to the others (the spec asks for 500 on it)",
-        );
-    }
-    let valid: Vec<(String, u32)> = valid.into_iter().filter(|(_, w)| *w > 0).collect();
-    if valid.len() == 1 {
-        action.insert("backend".into(), json!(valid[0].0));
-    } else {
-        let split: Vec<Value> = valid
-            .iter()
-            .map(|(name, weight)| json!({"name": name, "weight": weight}))
-            .collect();
-        action.insert("backends".into(), json!(split));
-    }
-    action
 }
