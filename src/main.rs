@@ -155,6 +155,19 @@ fn validate(path: &std::path::Path) -> ExitCode {
             for warning in warnings {
                 eprintln!("{}: warning: {warning}", path.display());
             }
+            // Rule files are parsed as `run` would (errors name file:line).
+            let mut failed = false;
+            for (i, policy) in config.policies.iter().enumerate() {
+                if let Some(waf) = &policy.waf
+                    && let Err(e) = portcullis::policy::waf::Waf::compile(waf)
+                {
+                    eprintln!("{}: policies[{i}].waf: {e}", path.display());
+                    failed = true;
+                }
+            }
+            if failed {
+                return ExitCode::FAILURE;
+            }
             println!("{}: ok", path.display());
             ExitCode::SUCCESS
         }

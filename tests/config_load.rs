@@ -286,7 +286,7 @@ policies:
             "gateway.yaml:15:15 routes[0].match.hosts[0]: host \"*\" is not allowed; omit hosts to match any host",
             "gateway.yaml:16:17 routes[0].match.methods[0]: method \"get\" must be upper-case (GET)",
             "gateway.yaml:17:36 routes[0].match.headers[0].present: present: false is not supported; use present: true or omit",
-            "gateway.yaml:21:5 policies[0]: policy needs exactly one kind (ip_filter, rate_limit, inflight, jwt, authz, api_key, basic, external, oidc, introspection, mtls, threat_feed)",
+            "gateway.yaml:21:5 policies[0]: policy needs exactly one kind (ip_filter, rate_limit, inflight, jwt, authz, api_key, basic, external, oidc, introspection, mtls, threat_feed, waf)",
         ]
     );
 }

@@ -32,6 +32,12 @@ pub fn resolve_relative(cfg: &mut GatewayConfig, base: &Path) {
             auth.crls.iter_mut().for_each(fix);
         }
     }
+    for policy in &mut cfg.policies {
+        if let Some(waf) = policy.waf.as_mut() {
+            waf.crs.iter_mut().for_each(fix);
+            waf.rules.iter_mut().for_each(fix);
+        }
+    }
     for backend in &mut cfg.backends {
         let Some(tls) = backend.tls.as_mut() else {
             continue;

@@ -546,6 +546,9 @@ pub struct PolicySpec {
     /// Opaque bearer tokens checked at an introspection endpoint (RFC 7662).
     #[serde(default)]
     pub introspection: Option<crate::config::spec_introspection::IntrospectionSpec>,
+    /// A web application firewall running SecLang rules (the OWASP CRS).
+    #[serde(default)]
+    pub waf: Option<crate::config::spec_waf::WafSpec>,
 }
 
 /// The kind a policy is, borrowed from its spec.
@@ -563,6 +566,7 @@ pub enum PolicyKindSpec<'a> {
     Mtls(&'a crate::config::spec_mtls::MtlsSpec),
     Oidc(&'a crate::config::spec_oidc::OidcSpec),
     Introspection(&'a crate::config::spec_introspection::IntrospectionSpec),
+    Waf(&'a crate::config::spec_waf::WafSpec),
 }
 
 impl PolicyKindSpec<'_> {
@@ -581,6 +585,7 @@ impl PolicyKindSpec<'_> {
             PolicyKindSpec::Mtls(_) => "mtls",
             PolicyKindSpec::Oidc(_) => "oidc",
             PolicyKindSpec::Introspection(_) => "introspection",
+            PolicyKindSpec::Waf(_) => "waf",
         }
     }
 
@@ -638,6 +643,9 @@ impl PolicySpec {
         }
         if let Some(s) = &self.introspection {
             kinds.push(PolicyKindSpec::Introspection(s));
+        }
+        if let Some(s) = &self.waf {
+            kinds.push(PolicyKindSpec::Waf(s));
         }
         kinds
     }

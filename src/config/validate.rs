@@ -172,7 +172,7 @@ pub fn validate(cfg: &GatewayConfig) -> Vec<Issue> {
         let Some(kind) = kinds.first() else {
             out.push(
                 &base,
-                "policy needs exactly one kind (ip_filter, rate_limit, inflight, jwt, authz, api_key, basic, external, oidc, introspection, mtls, threat_feed)",
+                "policy needs exactly one kind (ip_filter, rate_limit, inflight, jwt, authz, api_key, basic, external, oidc, introspection, mtls, threat_feed, waf)",
             );
             continue;
         };
@@ -198,6 +198,7 @@ pub fn validate(cfg: &GatewayConfig) -> Vec<Issue> {
                 crate::config::validate_auth::check_external(&mut out, &field, e)
             }
             PolicyKindSpec::Mtls(_) => {}
+            PolicyKindSpec::Waf(w) => crate::config::validate_waf::check(&mut out, &field, w),
             PolicyKindSpec::ThreatFeed(feed) => {
                 crate::config::validate_feeds::check_policy(&mut out, &field, feed, &cfg.feeds)
             }
@@ -222,6 +223,7 @@ pub fn validate(cfg: &GatewayConfig) -> Vec<Issue> {
         }
     }
     crate::config::validate_auth::check_chain_order(&mut out, cfg);
+    crate::config::validate_waf::check_one_per_chain(&mut out, cfg);
 
     out.0
 }

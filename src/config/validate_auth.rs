@@ -497,6 +497,7 @@ fn reads_principal(kind: &PolicyKindSpec<'_>) -> bool {
         | PolicyKindSpec::External(_)
         | PolicyKindSpec::ThreatFeed(_)
         | PolicyKindSpec::Mtls(_)
+        | PolicyKindSpec::Waf(_)
         | PolicyKindSpec::Oidc(_)
         | PolicyKindSpec::Introspection(_) => false,
     }

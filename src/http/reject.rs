@@ -80,6 +80,14 @@ pub enum Rejection {
         policy: Arc<str>,
         reason: &'static str,
     },
+    /// A WAF rule refused the request (or the response): the rule's
+    /// status, 403 by default; `close` for SecLang's `drop`.
+    WafBlocked {
+        policy: Arc<str>,
+        rule: Arc<str>,
+        status: StatusCode,
+        close: bool,
+    },
 }
 
 /// An answer relayed from an external authorization service.
@@ -110,6 +118,7 @@ impl Rejection {
             Rejection::PolicyRedirect { .. } => StatusCode::FOUND,
             Rejection::ExternalDenied(relayed) => relayed.status,
             Rejection::AuthUnavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            Rejection::WafBlocked { status, .. } => *status,
         }
     }
 
@@ -132,6 +141,7 @@ impl Rejection {
             Rejection::PolicyRedirect { reason, .. } => reason,
             Rejection::ExternalDenied(_) => "external_denied",
             Rejection::AuthUnavailable { reason, .. } => reason,
+            Rejection::WafBlocked { .. } => "waf_blocked",
         }
     }
 
@@ -147,7 +157,7 @@ impl Rejection {
     /// The authorization rule that denied, for the access log.
     pub fn rule(&self) -> Option<&Arc<str>> {
         match self {
-            Rejection::Denied { rule, .. } => Some(rule),
+            Rejection::Denied { rule, .. } | Rejection::WafBlocked { rule, .. } => Some(rule),
             _ => None,
         }
     }
@@ -162,7 +172,8 @@ impl Rejection {
             | Rejection::Denied { policy, .. }
             | Rejection::LoginRedirect { policy, .. }
             | Rejection::PolicyRedirect { policy, .. }
-            | Rejection::AuthUnavailable { policy, .. } => Some(policy),
+            | Rejection::AuthUnavailable { policy, .. }
+            | Rejection::WafBlocked { policy, .. } => Some(policy),
             Rejection::ExternalDenied(relayed) => Some(&relayed.policy),
             _ => None,
         }
@@ -178,6 +189,7 @@ impl Rejection {
                 | Rejection::PayloadTooLarge
                 | Rejection::UriTooLong
                 | Rejection::BodyTimeout { .. }
+                | Rejection::WafBlocked { close: true, .. }
         )
     }
 

@@ -218,6 +218,8 @@ pub struct AccessRecord {
     pub principal: Option<Arc<crate::policy::Principal>>,
     /// The authorization rule that denied the request.
     pub rule: Option<Arc<str>>,
+    /// What a `waf` policy found (matched rules, scores, messages).
+    pub waf: Option<Box<crate::policy::waf::Finding>>,
 }
 
 #[derive(Serialize)]
@@ -269,6 +271,8 @@ struct Line<'a> {
     issuer: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     key_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    waf: Option<&'a crate::policy::waf::Finding>,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     aborted: bool,
     #[serde(skip_serializing_if = "HeaderList::is_empty")]
@@ -325,9 +329,15 @@ impl AccessRecord {
             self.upstream_ms,
             denied_by,
         );
-        if let Some((policy, reason)) = denied_by {
-            let client = self.client_ip.map(|ip| ip.to_string()).unwrap_or_default();
-            self.events.denied(&self.listener, &client, policy, reason);
+        let client = || self.client_ip.map(|ip| ip.to_string()).unwrap_or_default();
+        match (&self.waf, denied_by) {
+            // A WAF finding is its own event, with the rules and score.
+            (Some(finding), _) => self.events.waf(&self.listener, &client(), finding),
+            (None, Some((policy, reason))) => {
+                self.events
+                    .denied(&self.listener, &client(), policy, reason)
+            }
+            (None, None) => {}
         }
         self.events.signal(|| {
             use std::hash::{Hash, Hasher};
@@ -407,6 +417,7 @@ impl AccessRecord {
             subject: self.principal.as_ref().map(|p| p.subject.as_str()),
             issuer: self.principal.as_ref().and_then(|p| p.issuer.as_deref()),
             key_id: self.principal.as_ref().and_then(|p| p.key_id.as_deref()),
+            waf: self.waf.as_deref(),
             aborted: self.body_error,
             tls_version: self.tls.as_ref().map(|t| t.version),
             tls_cipher: self.tls.as_ref().map(|t| t.cipher),

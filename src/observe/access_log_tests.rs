@@ -46,6 +46,7 @@ fn record(log: AccessLog) -> AccessRecord {
         tls: None,
         principal: None,
         rule: None,
+        waf: None,
     }
 }
 

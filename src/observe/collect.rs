@@ -84,6 +84,7 @@ impl Collector for StateCollector {
                 ConstGauge::new(not_after).encode(expiry.encode_family(&labels)?)?;
             }
         }
+        encode_waf(&snapshot, &mut encoder)?;
         let entries = self.telemetry.deny_list.list().len();
         ConstGauge::new(i64::try_from(entries).unwrap_or(i64::MAX)).encode(
             encoder.encode_descriptor(
@@ -95,4 +96,61 @@ impl Collector for StateCollector {
         )?;
         Ok(())
     }
+}
+
+/// WAF counters of every loaded `waf` policy: requests by outcome, and
+/// matches and refusals by rule (only rules that matched at least once;
+/// bounded by the rule set).
+fn encode_waf(snapshot: &Snapshot, encoder: &mut DescriptorEncoder) -> Result<(), std::fmt::Error> {
+    use std::sync::atomic::Ordering::Relaxed;
+    let mut wafs: Vec<_> = snapshot
+        .policies
+        .iter()
+        .filter_map(|(name, p)| match &p.kind {
+            crate::policy::PolicyKind::Waf(waf) => Some((name.as_str(), waf)),
+            _ => None,
+        })
+        .collect();
+    if wafs.is_empty() {
+        return Ok(());
+    }
+    wafs.sort_by_key(|(name, _)| *name);
+    let mut requests = encoder.encode_descriptor(
+        "portcullis_waf_requests",
+        "Requests a waf policy inspected, by outcome (inspected = all, detected = matched and passed, blocked = refused)",
+        None,
+        MetricType::Counter,
+    )?;
+    for (name, waf) in &wafs {
+        let c = &waf.counters;
+        for (outcome, value) in [
+            ("inspected", c.inspected.load(Relaxed)),
+            ("detected", c.detected.load(Relaxed)),
+            ("blocked", c.blocked.load(Relaxed)),
+        ] {
+            ConstCounter::new(value)
+                .encode(requests.encode_family(&[("policy", *name), ("outcome", outcome)])?)?;
+        }
+    }
+    let mut rules = encoder.encode_descriptor(
+        "portcullis_waf_rule_matches",
+        "Times a WAF rule matched (action = matched) or refused the request (action = blocked), by policy and rule id",
+        None,
+        MetricType::Counter,
+    )?;
+    for (name, waf) in &wafs {
+        for (id, matched, blocked) in waf.counters.by_rule() {
+            let id = id.to_string();
+            for (action, value) in [("matched", matched), ("blocked", blocked)] {
+                if value > 0 {
+                    ConstCounter::new(value).encode(rules.encode_family(&[
+                        ("policy", *name),
+                        ("rule", id.as_str()),
+                        ("action", action),
+                    ])?)?;
+                }
+            }
+        }
+    }
+    Ok(())
 }

@@ -22,6 +22,8 @@ pub mod action {
     pub const SHARED_STORE_DOWN: &str = "shared_store_down";
     pub const SHARED_STORE_UP: &str = "shared_store_up";
     pub const REMEDIATION_BAN: &str = "remediation_ban";
+    pub const WAF_BLOCKED: &str = "waf_blocked";
+    pub const WAF_DETECTED: &str = "waf_detected";
 }
 
 /// One admin API call, for the audit trail.
@@ -160,6 +162,27 @@ impl SecurityEvents {
                 "source": {"ip": client_ip},
                 "rule": {"name": policy},
                 "portcullis": {"listener": listener, "reason": reason},
+            }),
+        );
+    }
+
+    /// A WAF finding: refused (`waf_blocked`), or matched and let through
+    /// (`waf_detected`: detect mode, or under the anomaly threshold).
+    pub fn waf(&self, listener: &str, client_ip: &str, finding: &crate::policy::waf::Finding) {
+        let (action, outcome) = if finding.blocked_by.is_some() {
+            (action::WAF_BLOCKED, "failure")
+        } else {
+            (action::WAF_DETECTED, "unknown")
+        };
+        self.emit(
+            "alert",
+            "intrusion_detection",
+            action,
+            outcome,
+            json!({
+                "source": {"ip": client_ip},
+                "rule": {"name": &*finding.policy, "id": finding.blocked_by.map(|id| id.to_string()), "ruleset": "waf"},
+                "portcullis": {"listener": listener, "waf": finding},
             }),
         );
     }

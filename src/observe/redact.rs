@@ -75,6 +75,34 @@ impl Redaction {
         }
     }
 
+    /// Whether a SecLang variable name (`ARGS:password`,
+    /// `REQUEST_HEADERS:authorization`, `REQUEST_COOKIES:sid`) holds a
+    /// credential, so data matched in it is not logged.
+    pub fn variable_redacted(&self, variable: &str) -> bool {
+        let (collection, key) = variable.split_once(':').unwrap_or((variable, ""));
+        let collection = collection.to_ascii_uppercase();
+        match collection.as_str() {
+            "REQUEST_COOKIES" | "REQUEST_COOKIES_NAMES" => true,
+            "REQUEST_HEADERS" | "RESPONSE_HEADERS" => {
+                let key = key.to_ascii_lowercase();
+                ALWAYS_REDACTED_HEADERS.contains(&key.as_str())
+                    || self
+                        .logged_headers
+                        .iter()
+                        .any(|(h, _, redacted)| *redacted && h.as_str() == key)
+            }
+            "ARGS" | "ARGS_GET" | "ARGS_POST" | "FILES" => {
+                // JSON bodies name arguments by path (`json.user.password`).
+                let last = key.rsplit(['.', '/']).next().unwrap_or(key);
+                self.param_redacted(key) || self.param_redacted(last)
+            }
+            // Whole bodies and request lines may carry anything.
+            "REQUEST_BODY" | "FULL_REQUEST" | "REQUEST_LINE" | "REQUEST_URI"
+            | "REQUEST_URI_RAW" | "QUERY_STRING" | "XML" => true,
+            _ => false,
+        }
+    }
+
     fn param_redacted(&self, name: &str) -> bool {
         // A client may spell `token` as `%74oken`; the upstream decodes it,
         // so compare the decoded name.

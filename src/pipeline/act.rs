@@ -251,6 +251,9 @@ async fn response_phases(
     let Some(budget) = route.chain.response_body_budget() else {
         return Ok(ResponseBody::upstream(body));
     };
+    if !route.chain.wants_response_body(ctx) {
+        return Ok(ResponseBody::upstream(body));
+    }
     let buffered = crate::http::body_buffer::buffer(body, budget.max_bytes)
         .await
         .map_err(|_| Rejection::BadGateway {

@@ -58,6 +58,7 @@ pub(super) fn record(
         tls: conn.tls.clone(),
         principal: None,
         rule: None,
+        waf: None,
     };
     // The trace continues upstream whether or not this request is logged.
     let trace = TraceContext::from_header(parts.headers.get(TRACEPARENT));
@@ -86,9 +87,14 @@ pub(super) fn finish(
         response_headers,
         permits,
         note,
+        waf,
         ..
     } = ctx;
     record.principal = principal;
+    // Phase 5 (logging) runs now; its findings go into the record.
+    if let Some(waf) = waf {
+        record.waf = waf.finish(record.log.redaction()).map(Box::new);
+    }
     let mut response = match outcome {
         Ok(mut response) => {
             response_headers.apply(response.headers_mut());

@@ -129,6 +129,13 @@ impl PolicyChain {
         Decision::Continue
     }
 
+    /// Whether some response-body policy wants this response's body (the
+    /// others stream through unbuffered).
+    pub fn wants_response_body(&self, ctx: &RequestContext) -> bool {
+        self.in_phase(Phases::RESPONSE_BODY)
+            .any(|p| p.wants_response_body(ctx))
+    }
+
     /// The response-body phase, once the body is buffered within the budget.
     pub fn response_body(
         &self,

@@ -42,5 +42,8 @@ pub fn compile(
         PolicyKindSpec::Introspection(s) => {
             PolicyKind::Introspection(authn::introspection::reuse_or_compile(previous, s)?)
         }
+        PolicyKindSpec::Waf(s) => {
+            PolicyKind::Waf(crate::policy::waf::Waf::reuse_or_compile(previous, s)?)
+        }
     })
 }

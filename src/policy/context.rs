@@ -1,8 +1,8 @@
 //! The per-request context the policy chain fills and reads (`&mut` through
 //! every phase): the principal, header edits for the upstream request and
 //! the response, in-flight permits held until the body ends, notes for the
-//! access record, and typed per-policy state carried between phases (the
-//! WAF's transaction).
+//! access record, typed per-policy state carried between phases, and the
+//! WAF's transaction.
 //!
 //! The read-only view of the request head is [`PolicyInput`]; it is built
 //! from the request and this context for each policy, so a later policy
@@ -128,9 +128,12 @@ pub struct RequestContext {
     /// A policy that matched but let the request through (dry-run, optional
     /// authentication): logged as the request's policy and reason.
     pub note: Option<(Arc<str>, &'static str)>,
-    /// Typed state a policy keeps between its phases (e.g. a WAF
-    /// transaction); no allocation until a policy stores something.
+    /// Typed state a policy keeps between its phases; no allocation until
+    /// a policy stores something.
     pub state: http::Extensions,
+    /// The WAF transaction between its phases (at most one `waf` policy
+    /// applies to a request; validation refuses two in one chain).
+    pub waf: Option<Box<crate::policy::waf::WafRequest>>,
 }
 
 impl RequestContext {

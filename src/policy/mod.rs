@@ -20,6 +20,7 @@ pub mod ip_filter;
 pub mod principal;
 pub mod rate_limit;
 pub mod threat_feed;
+pub mod waf;
 
 use std::sync::Arc;
 
@@ -83,6 +84,7 @@ pub enum PolicyKind {
     Mtls(authn::mtls::Mtls),
     Oidc(Arc<authn::oidc::Oidc>),
     Introspection(Arc<authn::introspection::Introspection>),
+    Waf(Arc<waf::Waf>),
 }
 
 impl Policy {
@@ -102,6 +104,15 @@ impl Policy {
             | PolicyKind::Mtls(_) => Phases::REQUEST_HEAD,
             // With the body it decides once the body is buffered.
             PolicyKind::External(e) if e.body_budget().is_some() => Phases::REQUEST_BODY,
+            PolicyKind::Waf(w) => {
+                let mut phases = Phases::REQUEST_HEAD
+                    .union(Phases::REQUEST_BODY)
+                    .union(Phases::RESPONSE_HEAD);
+                if w.response_body_budget().is_some() {
+                    phases = phases.union(Phases::RESPONSE_BODY);
+                }
+                phases
+            }
             PolicyKind::External(_) => Phases::REQUEST_HEAD,
         }
     }
@@ -111,13 +122,31 @@ impl Policy {
     pub fn request_body_budget(&self) -> Option<BodyBudget> {
         match &self.kind {
             PolicyKind::External(e) => e.body_budget(),
+            // Phase 2 runs on every request (CRS rules read the query there
+            // too); an empty budget buffers nothing.
+            PolicyKind::Waf(w) => Some(w.request_body_budget().unwrap_or(BodyBudget {
+                max_bytes: 0,
+                inspect_partial: true,
+            })),
             _ => None,
         }
     }
 
     /// How much of the response body the policy reads (response-body phase).
     pub fn response_body_budget(&self) -> Option<BodyBudget> {
-        None
+        match &self.kind {
+            PolicyKind::Waf(w) => w.response_body_budget(),
+            _ => None,
+        }
+    }
+
+    /// Whether the policy wants this response's body buffered (a WAF
+    /// inspects only listed media types; other bodies stream through).
+    pub fn wants_response_body(&self, ctx: &RequestContext) -> bool {
+        match &self.kind {
+            PolicyKind::Waf(_) => ctx.waf.as_ref().is_some_and(|w| w.wants_response_body()),
+            _ => true,
+        }
     }
 
     /// Whether the policy authenticates (attaches a principal).
@@ -149,7 +178,8 @@ impl Policy {
             | PolicyKind::Oidc(_)
             | PolicyKind::Introspection(_)
             | PolicyKind::ThreatFeed(_)
-            | PolicyKind::Mtls(_) => false,
+            | PolicyKind::Mtls(_)
+            | PolicyKind::Waf(_) => false,
         }
     }
 
@@ -165,6 +195,10 @@ impl Policy {
     ) -> Decision {
         match &self.kind {
             PolicyKind::External(external) => self.external(external, input, ctx, Some(body)).await,
+            PolicyKind::Waf(_) => match ctx.waf.as_mut() {
+                Some(request) => request.request_body(body),
+                None => Decision::Continue,
+            },
             // The chain calls this only for kinds whose `phases` include the
             // request body; every other kind has nothing to do here.
             _ => Decision::Continue,
@@ -195,25 +229,29 @@ impl Policy {
     /// The response-head phase: the policy may read and edit the head.
     pub fn response_head(
         &self,
-        _ctx: &mut RequestContext,
-        _response: &mut http::response::Parts,
+        ctx: &mut RequestContext,
+        response: &mut http::response::Parts,
     ) -> Decision {
-        // No kind declares this phase yet (the WAF will); the chain calls
-        // it only for kinds whose `phases` include it.
-        Decision::Continue
+        // Only the WAF declares this phase; the chain calls it only for
+        // kinds whose `phases` include it.
+        match (&self.kind, ctx.waf.as_mut()) {
+            (PolicyKind::Waf(_), Some(request)) => request.response_head(response),
+            _ => Decision::Continue,
+        }
     }
 
     /// The response-body phase (buffered within the policy's budget).
     pub fn response_body(
         &self,
-        _ctx: &mut RequestContext,
+        ctx: &mut RequestContext,
         _response: &http::response::Parts,
-        _body: &[u8],
+        body: &[u8],
         _complete: bool,
     ) -> Decision {
-        // No kind declares this phase yet (the WAF will); the chain calls
-        // it only for kinds whose `phases` include it.
-        Decision::Continue
+        match (&self.kind, ctx.waf.as_mut()) {
+            (PolicyKind::Waf(_), Some(request)) => request.response_body(body),
+            _ => Decision::Continue,
+        }
     }
 
     /// The request-head phase. Async because a policy may hold the request
@@ -368,6 +406,7 @@ impl Policy {
                     reason: "threat_feed",
                 }),
             },
+            PolicyKind::Waf(waf) => waf.request_head(&self.name, input, ctx),
             PolicyKind::IpFilter(filter) => match filter.check(input.client_ip) {
                 crate::config::spec::FilterAction::Allow => Decision::Continue,
                 crate::config::spec::FilterAction::Deny => Decision::Reject(Rejection::Forbidden {

@@ -95,6 +95,13 @@ pub fn write(record: &AccessRecord, duration: Duration, buf: &mut Vec<u8>) -> bo
             doc["rule"]["id"] = json!(&**rule);
         }
     }
+    if let Some(waf) = &record.waf {
+        doc["portcullis"]["waf"] = json!(waf);
+        if doc.get("rule").is_none() {
+            doc["rule"] = json!({"name": &*waf.policy});
+        }
+        doc["rule"]["ruleset"] = json!("waf");
+    }
     if let Some(p) = &record.principal {
         let mut user = json!({"name": p.subject, "roles": p.roles});
         if let Some(id) = &p.key_id {
