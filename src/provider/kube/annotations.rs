@@ -25,6 +25,10 @@ pub const NGINX: &str = "nginx.ingress.kubernetes.io/";
 /// Names policies of the base configuration to attach to every route of
 /// the Ingress, after the translated ones: `portcullis.dev/policies: a,b`.
 pub const POLICIES: &str = "portcullis.dev/policies";
+/// The base configuration's `waf` policy that `enable-modsecurity` /
+/// `enable-owasp-core-rules` attach (the cluster operator defines it, with
+/// the CRS directory and the mode).
+pub const WAF_POLICY: &str = "ingress-nginx-waf";
 
 /// What an Ingress's annotations ask for, in Portcullis terms.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -355,14 +359,32 @@ pub fn translate(
             note(short, Outcome::Refused, "raw nginx configuration is never accepted (IngressNightmare, CVE-2025-1974); express it as a policy; the Ingress is not served".into());
         } else if short.starts_with("auth-") {
             note(short, Outcome::Skipped, "external and basic authentication and client certificates are not converted yet; serving without them would open the app, so the Ingress is not served".into());
-        } else if short == "enable-modsecurity"
-            || short == "enable-owasp-core-rules"
-            || short.starts_with("modsecurity")
-        {
+        } else if short == "enable-modsecurity" || short == "enable-owasp-core-rules" {
             match boolean(value) {
                 Ok(false) => note(short, Outcome::Converted, String::new()),
-                _ => note(short, Outcome::Skipped, "the WAF is not available yet; serving without it would drop a security control, so the Ingress is not served".into()),
+                Ok(true) => {
+                    if !settings.attached.iter().any(|p| p == WAF_POLICY) {
+                        settings.attached.push(WAF_POLICY.to_owned());
+                    }
+                    note(
+                        short,
+                        Outcome::Approximated,
+                        format!(
+                            "the base configuration's waf policy `{WAF_POLICY}` is attached (define it with `crs:`; the Ingress is not served while it is missing); its `mode` decides blocking, where ingress-nginx blocks only when a snippet sets SecRuleEngine On"
+                        ),
+                    );
+                }
+                Err(e) => errors.push(bad(short, e)),
             }
+        } else if short == "modsecurity-transaction-id" {
+            note(
+                short,
+                Outcome::NotConverted,
+                "the gateway's request id identifies the WAF transaction in the access record"
+                    .into(),
+            );
+        } else if short.starts_with("modsecurity") {
+            note(short, Outcome::Skipped, "ModSecurity settings other than enable-modsecurity are not converted; express them in the waf policy; the Ingress is not served".into());
         } else if short.starts_with("canary-") {
             note(short, Outcome::NotConverted, "see canary".into());
         } else if !KNOWN.contains(&short) {
@@ -402,7 +424,11 @@ pub fn translate(
                 Outcome::Converted,
                 format!("attached {}", names.join(", ")),
             );
-            settings.attached = names;
+            for name in names {
+                if !settings.attached.contains(&name) {
+                    settings.attached.push(name);
+                }
+            }
         }
     }
     if skip { Err(Skip) } else { Ok(settings) }
@@ -497,4 +523,56 @@ fn body_size(v: &str) -> Result<u64, String> {
     };
     n.checked_mul(unit)
         .ok_or_else(|| format!("{v:?} is too large"))
+}
+
+#[cfg(test)]
+mod waf_tests {
+    use super::*;
+
+    fn run(pairs: &[(&str, &str)]) -> (Result<IngressSettings, Skip>, Report) {
+        let object = ObjectRef {
+            namespace: "shop".into(),
+            kind: "Ingress".into(),
+            name: "web".into(),
+        };
+        let annotations = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let mut report = Report::default();
+        (translate(&object, &annotations, &mut report), report)
+    }
+
+    #[test]
+    fn modsecurity_attaches_the_base_waf_policy_alongside_named_ones() {
+        let (settings, report) = run(&[
+            ("nginx.ingress.kubernetes.io/enable-modsecurity", "true"),
+            (
+                "nginx.ingress.kubernetes.io/enable-owasp-core-rules",
+                "true",
+            ),
+            ("portcullis.dev/policies", "office-only"),
+        ]);
+        let settings = settings.expect("served");
+        assert_eq!(settings.attached, [WAF_POLICY, "office-only"]);
+        assert!(report.findings.iter().any(
+            |f| f.outcome == Outcome::Approximated && f.subject.ends_with("enable-modsecurity")
+        ));
+    }
+
+    #[test]
+    fn modsecurity_snippets_and_bad_values_fail_closed() {
+        let (settings, _) = run(&[(
+            "nginx.ingress.kubernetes.io/modsecurity-snippet",
+            "SecRuleEngine On",
+        )]);
+        assert!(settings.is_err());
+        let (settings, _) = run(&[(
+            "nginx.ingress.kubernetes.io/enable-modsecurity",
+            "yes please",
+        )]);
+        assert!(settings.is_err());
+        let (settings, _) = run(&[("nginx.ingress.kubernetes.io/enable-modsecurity", "false")]);
+        assert_eq!(settings.expect("served").attached, Vec::<String>::new());
+    }
 }
