@@ -401,7 +401,18 @@ fn filters_map_onto_route_features_and_bad_routes_are_reported() {
             .rewrite
             .is_some()
     );
-    assert_eq!(t.backend("GET", "example.com", "/mirror", &[]), "500");
+    let mirrored = t.find("GET", "example.com", "/mirror", &[]).unwrap();
+    let mirror = mirrored.mirror.as_ref().unwrap();
+    assert!(
+        mirror.backend.ends_with(".infra-backend-v2.8080"),
+        "{mirror:?}"
+    );
+    assert_eq!(mirror.percent, 25);
+    assert_eq!(
+        t.backend("GET", "example.com", "/mirror", &[]),
+        "infra-backend-v1"
+    );
+    assert_eq!(t.backend("GET", "example.com", "/cors", &[]), "500");
     let filters =
         &tr.gateway.routes[&("gateway-conformance-infra".to_owned(), "filters".to_owned())];
     let partially = filters.parents[0]

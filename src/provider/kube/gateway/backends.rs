@@ -39,75 +39,29 @@ pub fn backends(
     for (b, backend) in refs_.iter().enumerate() {
         let subject = format!("spec.rules[{r}].backendRefs[{b}]");
         let weight = u32::try_from(backend.weight.unwrap_or(1)).unwrap_or(0);
-        let group = backend.group.as_deref().unwrap_or("");
-        let kind = backend.kind.as_deref().unwrap_or("Service");
-        let target_ns = backend.namespace.as_deref().unwrap_or(namespace);
-        let problem = if !group.is_empty() || kind != "Service" {
-            Some((
-                "InvalidKind",
-                format!("{subject}: {group}/{kind} is not a Service"),
-            ))
-        } else if !refs::permitted(
-            context.index,
-            RefKind {
-                group: GROUP,
-                kind: "HTTPRoute",
-            },
-            namespace,
-            RefKind {
-                group: "",
-                kind: "Service",
-            },
-            target_ns,
-            &backend.name,
-        ) {
-            Some((
-                "RefNotPermitted",
-                format!(
-                    "{subject}: no ReferenceGrant in {target_ns} lets this route use Service {}",
-                    backend.name
-                ),
-            ))
-        } else if backend.port.is_none() {
-            Some((
-                "BackendNotFound",
-                format!("{subject}: a Service needs a port"),
-            ))
-        } else {
-            let service = IngressServiceBackend {
-                name: backend.name.clone(),
-                port: Some(ServiceBackendPort {
-                    number: backend.port,
-                    name: None,
-                }),
-            };
-            let owner = format!("httproute.{namespace}.{}", object.name);
-            match ingress::service_backend_in(
-                &owner,
-                target_ns,
-                &service,
-                &IngressSettings::default(),
-                context,
-            ) {
-                Ok(spec) => {
-                    valid.push((spec.name.clone(), weight));
-                    out.add_backend(object, spec);
-                    None
-                }
-                Err(BackendError::NoEndpoints(why)) => {
-                    report.push(
-                        object,
-                        subject.clone(),
-                        Outcome::Skipped,
-                        format!("{why}; its share answers 503"),
-                    );
-                    unavailable += weight;
-                    None
-                }
-                Err(BackendError::NotFound(why) | BackendError::Invalid(why)) => {
-                    Some(("BackendNotFound", format!("{subject}: {why}")))
-                }
+        let target = Ref {
+            group: backend.group.as_deref().unwrap_or(""),
+            kind: backend.kind.as_deref().unwrap_or("Service"),
+            namespace: backend.namespace.as_deref().unwrap_or(namespace),
+            name: &backend.name,
+            port: backend.port,
+        };
+        let problem = match resolve(object, &target, &subject, context, out) {
+            Resolved::Backend(name) => {
+                valid.push((name, weight));
+                None
             }
+            Resolved::NoEndpoints(why) => {
+                report.push(
+                    object,
+                    subject.clone(),
+                    Outcome::Skipped,
+                    format!("{why}; its share answers 503"),
+                );
+                unavailable += weight;
+                None
+            }
+            Resolved::Problem(reason, message) => Some((reason, message)),
         };
         if let Some((reason, message)) = problem {
             report.push(
@@ -153,4 +107,94 @@ pub fn backends(
         action.insert("backends".into(), json!(split));
     }
     action
+}
+
+/// A `backendRef` (or a mirror's), defaults applied.
+pub struct Ref<'a> {
+    pub group: &'a str,
+    pub kind: &'a str,
+    pub namespace: &'a str,
+    pub name: &'a str,
+    pub port: Option<i32>,
+}
+
+pub enum Resolved {
+    /// The model backend's name (added to the model).
+    Backend(String),
+    /// The Service exists without ready endpoints.
+    NoEndpoints(String),
+    /// `ResolvedRefs` reason and message.
+    Problem(&'static str, String),
+}
+
+/// Resolves one reference from the HTTPRoute `object` to a Service.
+pub fn resolve(
+    object: &ObjectRef,
+    target: &Ref<'_>,
+    subject: &str,
+    context: &Context<'_>,
+    out: &mut Builder,
+) -> Resolved {
+    let (group, kind, target_ns) = (target.group, target.kind, target.namespace);
+    if !group.is_empty() || kind != "Service" {
+        return Resolved::Problem(
+            "InvalidKind",
+            format!("{subject}: {group}/{kind} is not a Service"),
+        );
+    }
+    let from = RefKind {
+        group: GROUP,
+        kind: "HTTPRoute",
+    };
+    let to = RefKind {
+        group: "",
+        kind: "Service",
+    };
+    if !refs::permitted(
+        context.index,
+        from,
+        &object.namespace,
+        to,
+        target_ns,
+        target.name,
+    ) {
+        return Resolved::Problem(
+            "RefNotPermitted",
+            format!(
+                "{subject}: no ReferenceGrant in {target_ns} lets this route use Service {}",
+                target.name
+            ),
+        );
+    }
+    if target.port.is_none() {
+        return Resolved::Problem(
+            "BackendNotFound",
+            format!("{subject}: a Service needs a port"),
+        );
+    }
+    let service = IngressServiceBackend {
+        name: target.name.to_owned(),
+        port: Some(ServiceBackendPort {
+            number: target.port,
+            name: None,
+        }),
+    };
+    let owner = format!("httproute.{}.{}", object.namespace, object.name);
+    match ingress::service_backend_in(
+        &owner,
+        target_ns,
+        &service,
+        &IngressSettings::default(),
+        context,
+    ) {
+        Ok(spec) => {
+            let name = spec.name.clone();
+            out.add_backend(object, spec);
+            Resolved::Backend(name)
+        }
+        Err(BackendError::NoEndpoints(why)) => Resolved::NoEndpoints(why),
+        Err(BackendError::NotFound(why) | BackendError::Invalid(why)) => {
+            Resolved::Problem("BackendNotFound", format!("{subject}: {why}"))
+        }
+    }
 }

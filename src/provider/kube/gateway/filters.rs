@@ -1,6 +1,7 @@
 //! HTTPRoute filters (as the API's JSON, so rule-level and backend-level
 //! filters share one path) onto the route's own features: header
-//! modifiers, redirect, URL rewrite. Anything else is named as unsupported.
+//! modifiers, redirect, URL rewrite, mirror. Anything else is named as
+//! unsupported.
 
 use serde_json::{Map, Value, json};
 
@@ -37,6 +38,7 @@ pub fn apply_filter(
     filter: &Value,
     action: &mut Map<String, Value>,
     redirect: &mut Option<Value>,
+    mirror: &mut Option<Value>,
     unsupported: &mut Vec<String>,
 ) {
     let kind = filter["type"].as_str().unwrap_or_default();
@@ -94,6 +96,12 @@ pub fn apply_filter(
             }
             if redirect.replace(Value::Object(out)).is_some() {
                 unsupported.push("two RequestRedirect filters".into());
+            }
+        }
+        // Resolved by the caller (it names a Service); one per rule.
+        "RequestMirror" => {
+            if mirror.replace(filter["requestMirror"].clone()).is_some() {
+                unsupported.push("several RequestMirror filters".into());
             }
         }
         other => unsupported.push(format!("filter {other}")),

@@ -89,8 +89,23 @@ pub fn translate(
             unsupported_here.push("filters on one of several backendRefs".to_owned());
         }
         let mut redirect = None;
+        let mut mirror = None;
         for filter in &filters {
-            filters::apply_filter(filter, &mut action, &mut redirect, &mut unsupported_here);
+            filters::apply_filter(
+                filter,
+                &mut action,
+                &mut redirect,
+                &mut mirror,
+                &mut unsupported_here,
+            );
+        }
+        if let Some(m) = mirror {
+            let subject = format!("{subject}.filters.requestMirror");
+            if let Some(spec) =
+                mirror_spec(object, &m, &subject, context, out, report, &mut problems)
+            {
+                action.insert("mirror".into(), spec);
+            }
         }
         let matches = rule_matches(rule.matches.as_deref().unwrap_or_default());
         if let Some(timeouts) = &rule.timeouts {
@@ -246,4 +261,61 @@ fn rule_matches(matches: &[gateway_api::httproutes::HttpRouteRulesMatches]) -> V
             }
         })
         .collect()
+}
+
+/// A rule's `RequestMirror` as the route's `mirror`, when its backendRef
+/// resolves (else `ResolvedRefs` says why and nothing is mirrored).
+fn mirror_spec(
+    object: &ObjectRef,
+    m: &Value,
+    subject: &str,
+    context: &Context<'_>,
+    out: &mut Builder,
+    report: &mut Report,
+    problems: &mut Vec<(&'static str, String)>,
+) -> Option<Value> {
+    let b = &m["backendRef"];
+    let target = backends::Ref {
+        group: b["group"].as_str().unwrap_or(""),
+        kind: b["kind"].as_str().unwrap_or("Service"),
+        namespace: b["namespace"].as_str().unwrap_or(&object.namespace),
+        name: b["name"].as_str().unwrap_or_default(),
+        port: b["port"].as_i64().and_then(|p| i32::try_from(p).ok()),
+    };
+    // `percent`, or `fraction` (numerator / denominator, default 100).
+    let percent = match (m["percent"].as_u64(), m["fraction"]["numerator"].as_u64()) {
+        (Some(p), _) => p,
+        (None, Some(n)) => {
+            let d = m["fraction"]["denominator"].as_u64().unwrap_or(100).max(1);
+            n.saturating_mul(100).div_ceil(d)
+        }
+        (None, None) => 100,
+    };
+    if percent == 0 {
+        return None;
+    }
+    match backends::resolve(object, &target, subject, context, out) {
+        backends::Resolved::Backend(name) => {
+            Some(json!({"backend": name, "percent": percent.min(100)}))
+        }
+        backends::Resolved::NoEndpoints(why) => {
+            report.push(
+                object,
+                subject,
+                Outcome::Skipped,
+                format!("{why}; nothing is mirrored"),
+            );
+            None
+        }
+        backends::Resolved::Problem(reason, message) => {
+            report.push(
+                object,
+                subject,
+                Outcome::Skipped,
+                format!("{message}; nothing is mirrored"),
+            );
+            problems.push((reason, message));
+            None
+        }
+    }
 }
