@@ -76,6 +76,9 @@ struct KubeArgs {
     /// `spec.controller` of our IngressClass (for the default-class rule).
     #[arg(long, default_value = "portcullis.dev/ingress-controller")]
     controller_name: String,
+    /// `spec.controllerName` of the GatewayClasses served (Gateway API).
+    #[arg(long, default_value = "portcullis.dev/gateway-controller")]
+    gateway_controller: String,
     /// Watched namespace (repeat for several); all namespaces when absent.
     #[arg(long = "watch-namespace")]
     namespaces: Vec<String>,
@@ -255,6 +258,7 @@ async fn kubernetes(
     let settings = Settings {
         class: args.ingress_class,
         controller: args.controller_name,
+        gateway_controller: args.gateway_controller,
         namespaces: args.namespaces,
         http_address: args.http_address,
         https_address: args.https_address,

@@ -17,14 +17,21 @@ pub struct RouteKey {
     host: String,
     kind: &'static str,
     value: String,
+    /// Other match conditions (HTTPRoute headers, query, method), encoded.
+    conditions: String,
 }
 
 impl RouteKey {
     pub fn new(host: &str, kind: &'static str, value: &str) -> Self {
+        Self::with_conditions(host, kind, value, "")
+    }
+
+    pub fn with_conditions(host: &str, kind: &'static str, value: &str, conditions: &str) -> Self {
         Self {
             host: host.to_ascii_lowercase(),
             kind,
             value: value.to_owned(),
+            conditions: conditions.to_owned(),
         }
     }
 }
@@ -73,6 +80,33 @@ impl Builder {
                     .insert(format!("routes[{}]", self.routes.len()), object.clone());
                 self.routes.push(route);
                 self.claims.insert(key, object.clone());
+            }
+            Err(e) => report.push(object, "route", Outcome::Skipped, format!("internal: {e}")),
+        }
+    }
+
+    /// The object that claimed `key`, if any.
+    pub fn claim_owner(&self, key: &RouteKey) -> Option<&ObjectRef> {
+        self.claims.get(key)
+    }
+
+    /// Adds a route claiming every key in `keys` (checked free by the caller
+    /// through [`Builder::claim_owner`]).
+    pub fn add_route_keys(
+        &mut self,
+        object: &ObjectRef,
+        keys: Vec<RouteKey>,
+        route: Value,
+        report: &mut Report,
+    ) {
+        match serde_json::from_value::<RouteSpec>(route) {
+            Ok(route) => {
+                self.by_path
+                    .insert(format!("routes[{}]", self.routes.len()), object.clone());
+                self.routes.push(route);
+                for key in keys {
+                    self.claims.entry(key).or_insert_with(|| object.clone());
+                }
             }
             Err(e) => report.push(object, "route", Outcome::Skipped, format!("internal: {e}")),
         }

@@ -46,15 +46,38 @@ pub fn start(
                 if published.contains(&line) {
                     continue;
                 }
-                let uid = index.lock().ok().and_then(|i| {
-                    let key = (
-                        finding.object.namespace.clone(),
-                        finding.object.name.clone(),
-                    );
-                    i.ingresses.get(&key).and_then(|o| o.metadata.uid.clone())
-                });
+                let key = (
+                    finding.object.namespace.clone(),
+                    finding.object.name.clone(),
+                );
+                let (api_version, uid) = match finding.object.kind.as_str() {
+                    "HTTPRoute" => (
+                        "gateway.networking.k8s.io/v1",
+                        index.lock().ok().and_then(|i| {
+                            i.http_routes.get(&key).and_then(|o| o.metadata.uid.clone())
+                        }),
+                    ),
+                    "Gateway" => (
+                        "gateway.networking.k8s.io/v1",
+                        index.lock().ok().and_then(|i| {
+                            i.gateways.get(&key).and_then(|o| o.metadata.uid.clone())
+                        }),
+                    ),
+                    "Policy" => (
+                        "portcullis.dev/v1alpha1",
+                        index.lock().ok().and_then(|i| {
+                            i.policies.get(&key).and_then(|o| o.metadata.uid.clone())
+                        }),
+                    ),
+                    _ => (
+                        "networking.k8s.io/v1",
+                        index.lock().ok().and_then(|i| {
+                            i.ingresses.get(&key).and_then(|o| o.metadata.uid.clone())
+                        }),
+                    ),
+                };
                 let reference = ObjectReference {
-                    api_version: Some("networking.k8s.io/v1".into()),
+                    api_version: Some(api_version.into()),
                     kind: Some(finding.object.kind.clone()),
                     namespace: Some(finding.object.namespace.clone()),
                     name: Some(finding.object.name.clone()),

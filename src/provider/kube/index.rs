@@ -5,7 +5,11 @@
 use std::collections::{BTreeMap, HashMap};
 
 use ::kube::ResourceExt;
-use k8s_openapi::api::core::v1::{Secret, Service};
+use gateway_api::gatewayclasses::GatewayClass;
+use gateway_api::gateways::Gateway;
+use gateway_api::httproutes::HttpRoute;
+use gateway_api::referencegrants::ReferenceGrant;
+use k8s_openapi::api::core::v1::{Namespace, Secret, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::api::networking::v1::{Ingress, IngressClass};
 
@@ -19,6 +23,15 @@ pub struct Index {
     pub services: BTreeMap<Key, Service>,
     pub slices: BTreeMap<Key, EndpointSlice>,
     pub secrets: BTreeMap<Key, Secret>,
+    /// Gateway API (standard channel), when its CRDs are installed.
+    pub gateway_classes: BTreeMap<String, GatewayClass>,
+    pub gateways: BTreeMap<Key, Gateway>,
+    pub http_routes: BTreeMap<Key, HttpRoute>,
+    pub reference_grants: BTreeMap<Key, ReferenceGrant>,
+    /// Namespaces by name, for listeners' `allowedRoutes` selectors.
+    pub namespaces: BTreeMap<String, Namespace>,
+    /// Portcullis `Policy` objects (`portcullis.dev/v1alpha1`).
+    pub policies: BTreeMap<Key, crate::provider::kube::policy_crd::Policy>,
 }
 
 pub fn key_of<K: ResourceExt>(object: &K) -> Key {
@@ -100,6 +113,31 @@ impl Index {
             "Secret" => {
                 let o: Secret = serde_json::from_value(item).map_err(parse_err)?;
                 self.secrets.insert(key_of(&o), o);
+            }
+            "GatewayClass" => {
+                let o: GatewayClass = serde_json::from_value(item).map_err(parse_err)?;
+                self.gateway_classes.insert(o.name_any(), o);
+            }
+            "Gateway" => {
+                let o: Gateway = serde_json::from_value(item).map_err(parse_err)?;
+                self.gateways.insert(key_of(&o), o);
+            }
+            "HTTPRoute" => {
+                let o: HttpRoute = serde_json::from_value(item).map_err(parse_err)?;
+                self.http_routes.insert(key_of(&o), o);
+            }
+            "ReferenceGrant" => {
+                let o: ReferenceGrant = serde_json::from_value(item).map_err(parse_err)?;
+                self.reference_grants.insert(key_of(&o), o);
+            }
+            "Policy" => {
+                let o: crate::provider::kube::policy_crd::Policy =
+                    serde_json::from_value(item).map_err(parse_err)?;
+                self.policies.insert(key_of(&o), o);
+            }
+            "Namespace" => {
+                let o: Namespace = serde_json::from_value(item).map_err(parse_err)?;
+                self.namespaces.insert(o.name_any(), o);
             }
             _ => return Ok(Some(kind)),
         }

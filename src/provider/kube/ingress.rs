@@ -278,10 +278,44 @@ fn service_backend(
     backend: &IngressServiceBackend,
     settings: &IngressSettings,
     context: &Context<'_>,
-) -> Result<BackendSpec, String> {
-    let namespace = object.namespace.as_str();
+) -> Result<BackendSpec, BackendError> {
+    service_backend_in(&object.name, &object.namespace, backend, settings, context)
+}
+
+/// Why a Service reference gave no backend.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BackendError {
+    /// The Service (or its port) does not exist.
+    NotFound(String),
+    /// The Service exists but has no ready endpoints.
+    NoEndpoints(String),
+    Invalid(String),
+}
+
+impl std::fmt::Display for BackendError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::NotFound(m) | Self::NoEndpoints(m) | Self::Invalid(m) => f.write_str(m),
+        }
+    }
+}
+
+/// [`service_backend`] for a Service in `namespace`, named after `owner`
+/// (the object referring to it, which may live in another namespace).
+pub fn service_backend_in(
+    owner: &str,
+    namespace: &str,
+    backend: &IngressServiceBackend,
+    settings: &IngressSettings,
+    context: &Context<'_>,
+) -> Result<BackendSpec, BackendError> {
+    use BackendError::{Invalid, NoEndpoints, NotFound};
+    let invalid = |m: &str| Invalid(m.to_owned());
     let key = (namespace.to_owned(), backend.name.clone());
-    let wanted = backend.port.as_ref().ok_or("no service port")?;
+    let wanted = backend
+        .port
+        .as_ref()
+        .ok_or_else(|| invalid("no service port"))?;
     let service = context.index.services.get(&key);
     if context.service_dns {
         // Through the Service's cluster IP: its port, found by name when
@@ -295,41 +329,47 @@ fn service_backend(
                 .find(|p| p.name.as_deref() == Some(name.as_str()))
                 .map(|p| p.port)
                 .ok_or_else(|| {
-                    format!("Service {namespace}/{} has no port {name:?}", backend.name)
+                    NotFound(format!(
+                        "Service {namespace}/{} has no port {name:?}",
+                        backend.name
+                    ))
                 })?,
             (Some(name), None, None) => {
-                return Err(format!(
+                return Err(Invalid(format!(
                     "port {name:?} is named: include Service {namespace}/{} in the input to resolve it",
                     backend.name
-                ));
+                )));
             }
-            (None, None, _) => return Err("no service port".into()),
+            (None, None, _) => return Err(invalid("no service port")),
         };
-        let name = format!("{namespace}.{}.{}.{port}", object.name, backend.name);
+        let name = format!("{namespace}.{owner}.{}.{port}", backend.name);
         let address = format!("{}.{namespace}.svc:{port}", backend.name);
         let mut spec: BackendSpec =
             serde_json::from_value(json!({"name": name, "endpoints": [{"address": address}]}))
-                .map_err(|e| format!("internal: {e}"))?;
+                .map_err(|e| Invalid(format!("internal: {e}")))?;
         annotations::apply_to_backend(settings, &mut spec);
         return Ok(spec);
     }
-    let service: &Service =
-        service.ok_or_else(|| format!("Service {namespace}/{} not found", backend.name))?;
-    let spec = service.spec.as_ref().ok_or("Service has no spec")?;
+    let service: &Service = service
+        .ok_or_else(|| NotFound(format!("Service {namespace}/{} not found", backend.name)))?;
+    let spec = service
+        .spec
+        .as_ref()
+        .ok_or_else(|| invalid("Service has no spec"))?;
     let label = match (&wanted.name, wanted.number) {
         (Some(name), _) => name.clone(),
         (None, Some(number)) => number.to_string(),
-        (None, None) => return Err("no service port".into()),
+        (None, None) => return Err(invalid("no service port")),
     };
     let mut endpoints = Vec::new();
     if spec.type_.as_deref() == Some("ExternalName") {
         let host = spec
             .external_name
             .as_deref()
-            .ok_or("ExternalName Service without externalName")?;
+            .ok_or_else(|| invalid("ExternalName Service without externalName"))?;
         let port = wanted
             .number
-            .ok_or("an ExternalName Service needs a port number")?;
+            .ok_or_else(|| invalid("an ExternalName Service needs a port number"))?;
         endpoints.push(json!({"address": format!("{host}:{port}")}));
     } else {
         let port = spec
@@ -341,7 +381,12 @@ fn service_backend(
                 (None, Some(n)) => p.port == n,
                 _ => false,
             })
-            .ok_or_else(|| format!("Service {namespace}/{} has no port {label}", backend.name))?;
+            .ok_or_else(|| {
+                NotFound(format!(
+                    "Service {namespace}/{} has no port {label}",
+                    backend.name
+                ))
+            })?;
         let port_name = port.name.clone().unwrap_or_default();
         let slices = context.slices.get(&(namespace, backend.name.as_str()));
         for slice in slices.into_iter().flatten() {
@@ -377,23 +422,23 @@ fn service_backend(
         endpoints.sort_by(|a, b| a["address"].as_str().cmp(&b["address"].as_str()));
         endpoints.dedup();
         if endpoints.is_empty() {
-            return Err(format!(
+            return Err(NoEndpoints(format!(
                 "Service {namespace}/{} port {label} has no ready endpoints",
                 backend.name
-            ));
+            )));
         }
     }
-    let name = format!("{namespace}.{}.{}.{label}", object.name, backend.name);
+    let name = format!("{namespace}.{owner}.{}.{label}", backend.name);
     let mut spec: BackendSpec =
         serde_json::from_value(json!({"name": name, "endpoints": endpoints}))
-            .map_err(|e| format!("internal: {e}"))?;
+            .map_err(|e| Invalid(format!("internal: {e}")))?;
     annotations::apply_to_backend(settings, &mut spec);
     Ok(spec)
 }
 
 /// PEM text of a `kubernetes.io/tls` Secret, checked: both parts present,
 /// parsable, matching and not expired.
-fn certificate(
+pub fn certificate(
     index: &Index,
     namespace: &str,
     name: &str,

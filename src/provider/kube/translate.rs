@@ -13,8 +13,11 @@ use crate::config::spec::GatewayConfig;
 use crate::config::validate;
 use crate::provider::kube::annotations;
 use crate::provider::kube::builder::Builder;
+use crate::provider::kube::gateway;
+use crate::provider::kube::gateway::conditions::StatusSet;
 use crate::provider::kube::index::Index;
 use crate::provider::kube::ingress;
+use crate::provider::kube::policy_crd;
 use crate::provider::kube::report::{Outcome, Report};
 use crate::provider::{Loaded, ObjectRef, Origins};
 
@@ -41,6 +44,10 @@ pub struct Settings {
     /// (`svc.ns.svc:port`) instead of EndpointSlices (the migrate command,
     /// which has no cluster to read endpoints from).
     pub service_dns: bool,
+    /// `spec.controllerName` of the GatewayClasses that are ours.
+    pub gateway_controller: String,
+    /// The address published in Ingress and Gateway status.
+    pub publish_address: Option<String>,
 }
 
 impl Default for Settings {
@@ -65,6 +72,8 @@ impl Default for Settings {
             },
             any_class: false,
             service_dns: false,
+            gateway_controller: "portcullis.dev/gateway-controller".into(),
+            publish_address: None,
         }
     }
 }
@@ -76,6 +85,8 @@ pub struct Translation {
     pub report: Report,
     /// Ingresses with at least one route served (their status is written).
     pub accepted: Vec<ObjectRef>,
+    /// Gateway API status to write.
+    pub gateway: StatusSet,
 }
 
 pub fn ingress_ref(ingress: &Ingress) -> ObjectRef {
@@ -123,7 +134,7 @@ pub fn translate(index: &Index, settings: &Settings) -> Result<Translation, Conf
     let mut no_fail_closed: BTreeSet<ObjectRef> = BTreeSet::new();
     // Each pass excludes at least one more object, so this ends.
     loop {
-        let (config, by_path, mut report, accepted) =
+        let (config, by_path, mut report, accepted, gateway) =
             build(index, settings, &excluded, &no_fail_closed)?;
         let origins = Origins::Objects {
             default: "kubernetes".into(),
@@ -147,6 +158,7 @@ pub fn translate(index: &Index, settings: &Settings) -> Result<Translation, Conf
                 loaded: Loaded { config, origins },
                 report,
                 accepted,
+                gateway,
             });
         }
         let mut progressed = false;
@@ -191,6 +203,7 @@ type Built = (
     BTreeMap<String, ObjectRef>,
     Report,
     Vec<ObjectRef>,
+    StatusSet,
 );
 
 fn build(
@@ -221,13 +234,29 @@ fn build(
             .then_with(|| ingress_ref(a).cmp(&ingress_ref(b)))
     });
     let slices = index.slices_by_service();
+    let mut policies =
+        policy_crd::collect(index, &settings.namespaces, excluded, &mut out, &mut report);
     let mut accepted = Vec::new();
     let mut skipped = Vec::new();
     for ingress in ingresses {
         let object = ingress_ref(ingress);
         let empty = BTreeMap::new();
         let annotations = ingress.metadata.annotations.as_ref().unwrap_or(&empty);
-        let translated = annotations::translate(&object, annotations, &mut report);
+        let translated = annotations::translate(&object, annotations, &mut report).map(|mut s| {
+            // `portcullis.dev/policies` names Policy objects of the Ingress's
+            // namespace first, then base policies. An invalid Policy keeps
+            // its plain name, unknown to the model: the Ingress fails closed.
+            for name in &mut s.attached {
+                let key = (object.namespace.clone(), name.clone());
+                if let Some(model) = policies.by_name.get(&key).cloned() {
+                    policies.note_ingress(&key, &object);
+                    *name = model;
+                } else if policies.invalid.contains(&key) {
+                    policies.note_ingress(&key, &object);
+                }
+            }
+            s
+        });
         match translated {
             Ok(ingress_settings) if !excluded.contains_key(&object) => {
                 let context = ingress::Context {
@@ -267,8 +296,35 @@ fn build(
             Err(_) => skipped.push((object, ingress)),
         }
     }
+    let context = ingress::Context {
+        slices: &slices,
+        index,
+        service_dns: settings.service_dns,
+    };
+    let mut gateway = gateway::translate(
+        settings,
+        &context,
+        excluded,
+        &mut policies,
+        &mut out,
+        &mut report,
+    );
+    gateway.status.policies = policies.status;
     // After every served object, so a skipped one never takes a host+path
     // from a good one.
+    for (object, hosts) in &gateway.excluded_hosts {
+        if no_fail_closed.contains(object) {
+            continue;
+        }
+        let hosts = if hosts.is_empty() {
+            vec![String::new()]
+        } else {
+            hosts.clone()
+        };
+        for (i, host) in hosts.iter().enumerate() {
+            out.add_fail_closed(object, host, i);
+        }
+    }
     for (object, ingress) in skipped {
         if no_fail_closed.contains(&object) {
             continue;
@@ -298,5 +354,5 @@ fn build(
                 message: e,
             }])
         })?;
-    Ok((config, by_path, report, accepted))
+    Ok((config, by_path, report, accepted, gateway.status))
 }

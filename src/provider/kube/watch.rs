@@ -12,7 +12,11 @@ use ::kube::runtime::WatchStreamExt;
 use ::kube::runtime::watcher::{self, Event};
 use ::kube::{Api, Client, Resource};
 use futures_util::StreamExt;
-use k8s_openapi::api::core::v1::{Secret, Service};
+use gateway_api::gatewayclasses::GatewayClass;
+use gateway_api::gateways::Gateway;
+use gateway_api::httproutes::HttpRoute;
+use gateway_api::referencegrants::ReferenceGrant;
+use k8s_openapi::api::core::v1::{Namespace, Secret, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::api::networking::v1::{Ingress, IngressClass};
 use serde::de::DeserializeOwned;
@@ -46,6 +50,36 @@ indexed!(Ingress, ingresses);
 indexed!(Service, services);
 indexed!(EndpointSlice, slices);
 indexed!(Secret, secrets);
+indexed!(Gateway, gateways);
+indexed!(HttpRoute, http_routes);
+indexed!(ReferenceGrant, reference_grants);
+indexed!(crate::provider::kube::policy_crd::Policy, policies);
+
+/// A cluster-scoped kind the index holds by name.
+pub trait ClusterIndexed:
+    Resource<Scope = k8s_openapi::ClusterResourceScope>
+    + Clone
+    + DeserializeOwned
+    + Debug
+    + Send
+    + Sync
+    + 'static
+{
+    fn map(index: &mut Index) -> &mut BTreeMap<String, Self>;
+}
+
+macro_rules! cluster_indexed {
+    ($kind:ty, $field:ident) => {
+        impl ClusterIndexed for $kind {
+            fn map(index: &mut Index) -> &mut BTreeMap<String, Self> {
+                &mut index.$field
+            }
+        }
+    };
+}
+cluster_indexed!(IngressClass, classes);
+cluster_indexed!(GatewayClass, gateway_classes);
+cluster_indexed!(Namespace, namespaces);
 
 /// Starts one watcher of `K` per namespace (or one for all); each sends
 /// `()` on `changed` after every update and counts itself in `synced`
@@ -90,14 +124,17 @@ pub fn start<K>(
     }
 }
 
-/// The IngressClass watcher (cluster-scoped).
-pub fn start_classes(
+/// One watcher of the cluster-scoped kind `K`.
+pub fn start_cluster<K>(
     client: &Client,
     index: &Arc<Mutex<Index>>,
     changed: &mpsc::Sender<()>,
     synced: &tokio_watch::Sender<usize>,
-) {
-    let api: Api<IngressClass> = Api::all(client.clone());
+) where
+    K: ClusterIndexed,
+    K::DynamicType: Default,
+{
+    let api: Api<K> = Api::all(client.clone());
     let (index, changed, synced) = (Arc::clone(index), changed.clone(), synced.clone());
     tokio::spawn(async move {
         run(
@@ -105,7 +142,7 @@ pub fn start_classes(
             &index,
             &changed,
             &synced,
-            apply_class,
+            apply_cluster::<K>,
         )
         .await;
     });
@@ -136,16 +173,17 @@ fn apply_indexed<K: Indexed>(index: &mut Index, scope: Option<&str>, change: Cha
     }
 }
 
-fn apply_class(index: &mut Index, change: Change<IngressClass>) {
-    let name = |o: &IngressClass| o.metadata.name.clone().unwrap_or_default();
+fn apply_cluster<K: ClusterIndexed>(index: &mut Index, change: Change<K>) {
+    let name = |o: &K| o.meta().name.clone().unwrap_or_default();
+    let map = K::map(index);
     match change {
         Change::Apply(o) => {
-            index.classes.insert(name(&o), o);
+            map.insert(name(&o), o);
         }
         Change::Delete(o) => {
-            index.classes.remove(&name(&o));
+            map.remove(&name(&o));
         }
-        Change::Replace(all) => index.classes = all.into_iter().map(|o| (name(&o), o)).collect(),
+        Change::Replace(all) => *map = all.into_iter().map(|o| (name(&o), o)).collect(),
     }
 }
 
