@@ -47,6 +47,9 @@ fn record(log: AccessLog) -> AccessRecord {
         principal: None,
         rule: None,
         waf: None,
+        anomaly: None,
+        listener_anomaly: None,
+        under_attack: false,
     }
 }
 
