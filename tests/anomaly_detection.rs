@@ -95,7 +95,7 @@ async fn a_flood_from_many_sources_alerts_and_switches_the_route_until_it_recove
             let mut n = 0u32;
             while !stop.load(Ordering::Relaxed) && n < 2_000 {
                 pace.tick().await;
-                let src = if n % 2 == 0 { "127.0.0.2" } else { "127.0.0.3" };
+                let src = if n.is_multiple_of(2) { "127.0.0.2" } else { "127.0.0.3" };
                 if get_from(src, web).await == 429 {
                     rejected.fetch_add(1, Ordering::Relaxed);
                 }
