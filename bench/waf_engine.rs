@@ -2,6 +2,8 @@
 //! settings), per request kind, measured as process CPU time from
 //! /proc/self/stat (user + system) over many transactions on one thread.
 //! Run: `PORTCULLIS_SHARED=../shared cargo bench --bench waf_engine`.
+//! `WAF_BENCH_ONLY=<prefix>` runs only the cases whose name starts with it and
+//! `WAF_BENCH_SCALE=<f>` scales the request counts (e.g. 0.01 under callgrind).
 //! The gateway-level comparison (with/without WAF, against ModSecurity) is
 //! `bench/waf_vs_modsecurity.sh`.
 
@@ -56,6 +58,16 @@ fn run(engine: &Engine, method: &str, target: &str, headers: &Headers, body: &[u
     tx.finish().len()
 }
 
+/// Resident set size of this process in KiB (`VmRSS`), 0 if unreadable.
+fn rss_kib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
 fn measure(
     name: &str,
     engine: &Engine,
@@ -65,6 +77,14 @@ fn measure(
     body: &[u8],
     n: u32,
 ) {
+    if std::env::var("WAF_BENCH_ONLY").is_ok_and(|only| !name.starts_with(only.as_str())) {
+        return;
+    }
+    let scale: f64 = std::env::var("WAF_BENCH_SCALE")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1.0);
+    let n = ((f64::from(n) * scale).round() as u32).max(1);
     let start = cpu_ticks();
     let mut matched = 0;
     for _ in 0..n {
@@ -82,6 +102,7 @@ fn main() {
         .map(PathBuf::from)
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared"));
     let crs = shared.join("waf/crs-v4.28.0");
+    let rss_before = rss_kib();
     let start = cpu_ticks();
     let engine = Engine::load(&[
         RuleSource::Text {
@@ -93,9 +114,11 @@ fn main() {
     ])
     .unwrap_or_else(|e| panic!("{e}"));
     let load = (cpu_ticks() - start) as f64 / ticks_per_second();
+    let rss = rss_kib().saturating_sub(rss_before);
     println!(
-        "CRS v4.28.0 at PL1: {} rules, loaded in {load:.2} s CPU",
-        engine.rules.rule_count()
+        "CRS v4.28.0 at PL1: {} rules, loaded in {load:.2} s CPU, +{:.1} MiB RSS",
+        engine.rules.rule_count(),
+        rss as f64 / 1024.0
     );
 
     let browser = h(&[

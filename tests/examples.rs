@@ -33,6 +33,7 @@ fn the_documented_examples_exist() {
         "route-filters.yaml",
         "tls.yaml",
         "trusted-proxies.yaml",
+        "grpc.yaml",
     ] {
         assert!(
             names.iter().any(|n| n == expected),
@@ -81,6 +82,7 @@ fn yaml_blocks_in_the_guides_validate() {
         "tls.md",
         "authentication.md",
         "authorization.md",
+        "grpc.md",
     ] {
         let text = std::fs::read_to_string(docs.join(name)).expect("read doc");
         let mut rest = text.as_str();

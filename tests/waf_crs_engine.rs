@@ -6,7 +6,10 @@ mod waf_suite;
 
 use portcullis::waf::engine::{Connection, Engine, RuleSource, Transaction};
 use std::path::PathBuf;
-use waf_suite::{Case, Observed, Request, albedo, crs_dir, load_cases, load_cases_from, parse_raw};
+use waf_suite::{
+    Case, Observed, Request, albedo, crs_dir, load_cases, load_cases_from, parse_raw,
+    server_framing,
+};
 
 /// ModSecurity base settings and CRS settings the suite expects
 /// (`shared/waf/README.md`), plus the recommended 200002/200003 refusals.
@@ -78,10 +81,10 @@ fn pairs(headers: &[(String, String)]) -> Vec<(Vec<u8>, Vec<u8>)> {
 }
 
 fn run_stage(engine: &Engine, request: &Request) -> Observed {
-    let request = match &request.raw {
+    let request = server_framing(match &request.raw {
         Some(raw) => parse_raw(raw),
         None => request.clone(),
-    };
+    });
     let mut tx: Transaction = engine.transaction(Connection {
         remote_addr: "127.0.0.1".into(),
         remote_port: 40000,

@@ -88,3 +88,53 @@ fn includes_follow_globs_in_name_order() {
     let names: Vec<&str> = d.iter().map(|d| d.args[0].as_str()).collect();
     assert_eq!(names, vec!["A", "B"]);
 }
+
+/// The fuzz target's property (`fuzz/fuzz_targets/waf_seclang.rs`) on a fixed
+/// sample: every prefix of a CRS-style rule file and thousands of byte-level
+/// mutations of it load or fail with an error that names a line — no panic.
+#[test]
+fn mutated_rule_text_never_panics() {
+    use portcullis::waf::engine::{Connection, Engine, RuleSource};
+    let seed = concat!(
+        "SecRuleEngine On\n",
+        "SecAction \"id:2,phase:1,pass,nolog,setvar:tx.score=+5,setvar:'tx.msg=%{MATCHED_VAR}'\"\n",
+        "SecRule ARGS|!ARGS:b|&TX:x \"@rx (?i)union\\s+\\x{e2}[\\x80-\\x{bf}]\" \\\n",
+        "    \"id:3,phase:2,chain,deny,status:403,t:none,t:urlDecodeUni,capture,msg:'m %{TX.0}'\"\n",
+        "    SecRule REQUEST_HEADERS:/^X-/ \"!@pm a bb ccc\" \"ctl:ruleRemoveTargetById=4;ARGS:q\"\n",
+        "SecRule TX:SCORE \"@ge %{tx.limit}\" \"id:4,phase:2,skipAfter:END,pass\"\n",
+        "SecMarker END\n",
+    );
+    let load = |text: String| {
+        let source = RuleSource::Text {
+            name: "mutated.conf".into(),
+            text,
+        };
+        if let Ok(engine) = Engine::load(&[source]) {
+            let mut tx = engine.transaction(Connection::default());
+            tx.request_headers(b"GET", b"/?a=union%20select", b"HTTP/1.1", Vec::new());
+            tx.request_body(b"");
+            let _ = tx.finish();
+        }
+    };
+    for end in 0..=seed.len() {
+        if seed.is_char_boundary(end) {
+            load(seed[..end].to_string());
+        }
+    }
+    let alphabet = b"\"'\\%{}|!&:;,@ \n()[]^$x0";
+    let mut rng = fastrand::Rng::with_seed(11);
+    for _ in 0..3000 {
+        let mut bytes = seed.as_bytes().to_vec();
+        for _ in 0..rng.usize(1..4) {
+            let at = rng.usize(..bytes.len());
+            match rng.u8(..3) {
+                0 => bytes[at] = alphabet[rng.usize(..alphabet.len())],
+                1 => {
+                    bytes.remove(at);
+                }
+                _ => bytes.insert(at, alphabet[rng.usize(..alphabet.len())]),
+            }
+        }
+        load(String::from_utf8_lossy(&bytes).into_owned());
+    }
+}

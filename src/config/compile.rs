@@ -68,6 +68,8 @@ pub struct Route {
     pub metrics: Arc<RouteMetrics>,
     /// Header modifiers and rewrite (`src/http/filter/`).
     pub filters: crate::http::filter::RouteFilters,
+    /// A copy of each request to a second backend.
+    pub mirror: Option<crate::upstream::mirror::Mirror>,
     /// The route's anomaly detection, when configured.
     pub anomaly: Option<RouteAnomaly>,
 }
@@ -399,6 +401,7 @@ fn compile_route(
                 action: RouteAction::Redirect(r),
                 metrics,
                 filters: compile_filters(index, route, &mut errors),
+                mirror: None,
                 anomaly: None,
             })
             .and_then(|r| {
@@ -478,6 +481,7 @@ fn compile_route(
         }
     };
     let filters = compile_filters(index, route, &mut errors);
+    let mirror = compile_mirror(index, route, backends, &mut errors);
     if !errors.is_empty() {
         return Err(errors);
     }
@@ -487,6 +491,7 @@ fn compile_route(
         action,
         metrics,
         filters,
+        mirror,
         anomaly: None,
     })
 }
@@ -500,6 +505,29 @@ fn compile_filters(
         errors.push(err(format!("routes[{index}].{field}"), message));
         Default::default()
     })
+}
+
+fn compile_mirror(
+    index: usize,
+    route: &RouteSpec,
+    backends: &HashMap<String, Arc<Backend>>,
+    errors: &mut Vec<CompileError>,
+) -> Option<crate::upstream::mirror::Mirror> {
+    let spec = route.mirror.as_ref()?;
+    let Some(backend) = backends.get(spec.backend.as_str()) else {
+        errors.push(err(
+            format!("routes[{index}].mirror.backend"),
+            format!("unknown backend {:?}", spec.backend),
+        ));
+        return None;
+    };
+    match crate::upstream::mirror::Mirror::compile(spec, Arc::clone(backend)) {
+        Ok(mirror) => Some(mirror),
+        Err((field, message)) => {
+            errors.push(err(format!("routes[{index}].mirror.{field}"), message));
+            None
+        }
+    }
 }
 
 /// A stable hex hash of the model (same config, same hash, across restarts).

@@ -23,6 +23,7 @@ pub mod spec_redis;
 pub mod spec_remediation;
 pub mod spec_route;
 pub mod spec_strict;
+pub mod spec_upstream;
 pub mod spec_waf;
 pub mod validate;
 pub mod validate_admin;

@@ -305,6 +305,12 @@ pub struct RouteSpec {
     /// Timeouts to the response head for this route.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeouts: Option<crate::config::spec_route::RouteTimeoutsSpec>,
+    /// Retries on connect failures and 502/503/504, under a budget.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retries: Option<crate::config::spec_route::RetrySpec>,
+    /// A copy of each request sent to a second backend, answer ignored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mirror: Option<crate::config::spec_route::MirrorSpec>,
     /// Baselines of this route's traffic, alerts and the under-attack mode.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub anomaly: Option<crate::config::spec_anomaly::AnomalySpec>,
@@ -401,6 +407,12 @@ pub struct BackendSpec {
     /// How often endpoints given as DNS names are resolved again.
     #[serde(default = "default_dns_refresh", with = "duration")]
     pub dns_refresh: Duration,
+    /// `http1` (default), `h2` or `grpc`.
+    #[serde(
+        default,
+        skip_serializing_if = "crate::config::spec_upstream::BackendProtocol::is_http1"
+    )]
+    pub protocol: crate::config::spec_upstream::BackendProtocol,
 }
 
 fn default_idle_per_endpoint() -> usize {

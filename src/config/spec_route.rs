@@ -138,3 +138,97 @@ pub struct CanaryMatchSpec {
 fn default_canary_value() -> String {
     "always".to_owned()
 }
+
+/// Retries of a route's requests (Gateway API `HTTPRouteRetry`, with a
+/// budget as Linkerd and Envoy have it).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetrySpec {
+    /// Retries after the first try (1–10).
+    #[serde(default = "default_retry_attempts")]
+    pub attempts: u32,
+    /// Backend statuses retried for idempotent methods: any of 502, 503,
+    /// 504 (504 also covers an attempt that timed out).
+    #[serde(default = "default_retry_codes")]
+    pub codes: Vec<u16>,
+    /// Retry when no connection could be made (any method: the endpoint
+    /// never saw the request).
+    #[serde(default = "default_true")]
+    pub connect_failure: bool,
+    /// The time one attempt may take to the response head (replaces
+    /// `timeouts.backend_request`).
+    #[serde(default, with = "crate::config::spec_conn_limit::opt_duration")]
+    pub per_try_timeout: Option<std::time::Duration>,
+    #[serde(default)]
+    pub budget: RetryBudgetSpec,
+}
+
+/// Retries are allowed while they stay under `percent` of the route's
+/// requests of the last 10 s, or under `min_per_second` in this second.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetryBudgetSpec {
+    #[serde(default = "default_budget_percent")]
+    pub percent: u32,
+    #[serde(default = "default_budget_min_per_second")]
+    pub min_per_second: u32,
+}
+
+impl Default for RetryBudgetSpec {
+    fn default() -> Self {
+        Self {
+            percent: default_budget_percent(),
+            min_per_second: default_budget_min_per_second(),
+        }
+    }
+}
+
+fn default_retry_attempts() -> u32 {
+    1
+}
+
+fn default_retry_codes() -> Vec<u16> {
+    vec![502, 503, 504]
+}
+
+fn default_true() -> bool {
+    true
+}
+
+fn default_budget_percent() -> u32 {
+    20
+}
+
+fn default_budget_min_per_second() -> u32 {
+    3
+}
+
+/// Request mirroring (Gateway API `RequestMirror`): a copy of each request
+/// goes to `backend`, fire and forget; its answer is discarded.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct MirrorSpec {
+    pub backend: String,
+    /// Share of requests mirrored, 1–100.
+    #[serde(default = "default_mirror_percent")]
+    pub percent: u32,
+    /// Mirrored requests in flight at once; more are dropped (and counted).
+    #[serde(default = "default_mirror_concurrency")]
+    pub max_in_flight: u32,
+    /// A request body is mirrored only when a policy buffered it whole
+    /// and it is at most this long; otherwise the copy is dropped.
+    #[serde(default = "default_mirror_body")]
+    pub max_body_bytes: u64,
+}
+
+fn default_mirror_percent() -> u32 {
+    100
+}
+
+fn default_mirror_concurrency() -> u32 {
+    64
+}
+
+fn default_mirror_body() -> u64 {
+    64 * 1024
+}

@@ -43,6 +43,23 @@ pub(crate) fn check(
     if let Err((field, message)) = RouteFilters::compile(route) {
         out.push(join(base, &field), message);
     }
+    if let Some(mirror) = &route.mirror {
+        if route.backend.is_none() && route.backends.is_empty() {
+            out.push(
+                format!("{base}.mirror"),
+                "a mirror copies forwarded requests: the route needs a backend",
+            );
+        }
+        if !backends(&mirror.backend) {
+            out.push(
+                format!("{base}.mirror.backend"),
+                format!("unknown backend {:?}", mirror.backend),
+            );
+        }
+        if let Err((field, message)) = crate::upstream::mirror::check(mirror) {
+            out.push(format!("{base}.mirror.{field}"), message);
+        }
+    }
 }
 
 fn join(base: &str, field: &str) -> String {

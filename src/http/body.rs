@@ -33,6 +33,8 @@ pub enum RequestBody {
         rest: Box<RequestBody>,
     },
     Empty,
+    /// The body, copied for a mirrored request as it streams.
+    Tee(Box<crate::upstream::mirror::Tee>),
 }
 
 impl RequestBody {
@@ -48,6 +50,21 @@ impl RequestBody {
                 prefix: data,
                 rest: Box::new(rest),
             },
+        }
+    }
+}
+
+impl RequestBody {
+    /// A copy to send again, when the body can be replayed exactly: none
+    /// at all, or buffered whole by a policy. A streamed body cannot.
+    pub fn replayable(&self) -> Option<RequestBody> {
+        match self {
+            RequestBody::Buffered { data, trailers } => Some(RequestBody::Buffered {
+                data: data.clone(),
+                trailers: trailers.clone(),
+            }),
+            body if body.is_end_stream() => Some(RequestBody::Empty),
+            _ => None,
         }
     }
 }
@@ -77,6 +94,7 @@ impl Body for RequestBody {
                 None => Pin::new(rest.as_mut()).poll_frame(cx),
             },
             RequestBody::Empty => Poll::Ready(None),
+            RequestBody::Tee(tee) => Pin::new(tee.as_mut()).poll_frame(cx),
         }
     }
 
@@ -87,6 +105,7 @@ impl Body for RequestBody {
             RequestBody::Buffered { data, trailers } => data.is_none() && trailers.is_none(),
             RequestBody::Prefixed { prefix, rest } => prefix.is_none() && rest.is_end_stream(),
             RequestBody::Empty => true,
+            RequestBody::Tee(tee) => tee.is_end_stream(),
         }
     }
 
@@ -101,6 +120,7 @@ impl Body for RequestBody {
                 prefixed_hint(prefix.as_ref().map_or(0, Bytes::len), rest.size_hint())
             }
             RequestBody::Empty => SizeHint::with_exact(0),
+            RequestBody::Tee(tee) => tee.size_hint(),
         }
     }
 }

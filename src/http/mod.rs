@@ -4,6 +4,7 @@ pub mod body_buffer;
 pub mod body_limit;
 pub mod filter;
 pub mod forwarding;
+pub mod grpc;
 pub mod header_hygiene;
 pub mod normalize;
 pub mod path_strict;

@@ -266,6 +266,29 @@ impl Rejection {
         response
     }
 
+    /// The same answer as a gRPC client reads it: HTTP 200, `content-type:
+    /// application/grpc`, `grpc-status` (see [`crate::http::grpc::code_for`])
+    /// and the reason code as `grpc-message`, with no body (a
+    /// Trailers-Only response).
+    pub fn into_grpc_response(self, request_id: &HeaderValue) -> Response<ResponseBody> {
+        let code = crate::http::grpc::code_for(self.status());
+        let mut response = Response::new(ResponseBody::empty());
+        let headers = response.headers_mut();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/grpc"),
+        );
+        headers.insert("grpc-status", code.header());
+        if let Ok(message) = HeaderValue::from_str(self.reason()) {
+            headers.insert("grpc-message", message);
+        }
+        headers.insert("x-request-id", request_id.clone());
+        if let Rejection::Unauthorized { challenge, .. } = &self {
+            headers.insert(header::WWW_AUTHENTICATE, challenge.clone());
+        }
+        response
+    }
+
     /// `Retry-After` and the IETF `RateLimit-Policy` / `RateLimit` fields
     /// (draft-ietf-httpapi-ratelimit-headers) for a rate-limit rejection.
     fn limit_headers(&self) -> Option<[(&'static str, String); 3]> {
@@ -338,6 +361,22 @@ mod tests {
             assert_eq!(rejection.status().as_u16(), status);
             assert_eq!(rejection.reason(), reason);
         }
+    }
+
+    #[test]
+    fn grpc_answers_are_http_200_with_a_grpc_status() {
+        let id = HeaderValue::from_static("req-2");
+        let response = Rejection::GatewayTimeout.into_grpc_response(&id);
+        assert_eq!(response.status(), 200);
+        assert_eq!(response.headers()["content-type"], "application/grpc");
+        assert_eq!(response.headers()["grpc-status"], "4");
+        assert_eq!(response.headers()["grpc-message"], "upstream_timeout");
+        let response = Rejection::BadGateway {
+            reason: "connect_failed",
+        }
+        .into_grpc_response(&id);
+        assert_eq!(response.headers()["grpc-status"], "14");
+        assert_eq!(response.headers()["x-request-id"], "req-2");
     }
 
     #[test]

@@ -76,7 +76,7 @@ async fn accept_loop(
                 // The global limit is checked before the task or a byte is read.
                 let Some(permit) = counter.admit(&state.load().conn_policy) else {
                     drop(stream);
-                    refuse_connection(&state, peer);
+                    refuse_connection(&state, peer, false);
                     continue;
                 };
                 let state = Arc::clone(&state);
@@ -127,7 +127,7 @@ async fn handle_connection(
     // Per client IP: after the PROXY header, which names the real client.
     if !permit.bind_ip(peer.ip(), &runtime.conn_policy) {
         drop(stream);
-        refuse_connection(&state, peer);
+        refuse_connection(&state, peer, true);
         return;
     }
     let tls = runtime.tls.clone();
@@ -209,8 +209,9 @@ async fn handle_connection(
 
 /// Logs a connection closed for being over a connection limit (status 0:
 /// no HTTP answer was written).
-fn refuse_connection(state: &ArcSwap<ListenerRuntime>, peer: SocketAddr) {
+fn refuse_connection(state: &ArcSwap<ListenerRuntime>, peer: SocketAddr, per_ip: bool) {
     let runtime = state.load();
+    runtime.metrics.refused(per_ip);
     tracing::debug!(listener = %runtime.name, peer = %peer, reason = "conn_limit", "connection refused");
     runtime
         .access_log

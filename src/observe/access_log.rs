@@ -134,17 +134,23 @@ impl AccessLog {
         if !self.is_enabled() {
             return;
         }
-        let line = serde_json::json!({
-            "time": humantime::format_rfc3339_micros(SystemTime::now()).to_string(),
-            "listener": listener,
-            "client_ip": peer.0.ip().to_string(),
-            "peer": peer.0.to_string(),
-            "status": status,
-            "reason": reason,
-        });
-        let mut buf = line.to_string().into_bytes();
-        buf.push(b'\n');
-        self.submit(&buf);
+        let refusal = format::refusal::Refusal {
+            time: SystemTime::now(),
+            listener,
+            peer: peer.0,
+            status,
+            reason,
+        };
+        let mut buf = Vec::with_capacity(256);
+        let written = match self.inner.format {
+            AccessLogFormat::Native => refusal.write_native(&mut buf),
+            AccessLogFormat::Ecs => refusal.write_ecs(&mut buf),
+            AccessLogFormat::Combined => refusal.write_combined(&mut buf),
+        };
+        if written {
+            buf.push(b'\n');
+            self.submit(&buf);
+        }
     }
 
     /// Queues one formatted line ending in `\n` (dropped and counted when

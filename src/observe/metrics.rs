@@ -63,6 +63,20 @@ struct HashLabels {
     hash: String,
 }
 
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct LimitLabels {
+    listener: String,
+    limit: &'static str,
+}
+
+/// A route's event with an outcome (retries, mirrored copies).
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OutcomeLabels {
+    listener: String,
+    route: String,
+    outcome: &'static str,
+}
+
 fn latency_histogram() -> Histogram {
     Histogram::new(LATENCY_BUCKETS)
 }
@@ -81,6 +95,9 @@ pub struct Metrics {
     active: Family<ListenerLabels, Gauge>,
     reloads: Family<ResultLabels, Counter>,
     config_info: Family<HashLabels, Gauge>,
+    retries: Family<OutcomeLabels, Counter>,
+    mirrors: Family<OutcomeLabels, Counter>,
+    refused: Family<LimitLabels, Counter>,
 }
 
 impl Metrics {
@@ -95,6 +112,9 @@ impl Metrics {
             active: Family::default(),
             reloads: Family::default(),
             config_info: Family::default(),
+            retries: Family::default(),
+            mirrors: Family::default(),
+            refused: Family::default(),
         };
         registry.register(
             "portcullis_http_requests",
@@ -136,6 +156,21 @@ impl Metrics {
             "The running configuration's hash (value is always 1)",
             m.config_info.clone(),
         );
+        registry.register(
+            "portcullis_upstream_retries",
+            "Retries of route requests: retried, or refused by the retry budget (budget_exhausted)",
+            m.retries.clone(),
+        );
+        registry.register(
+            "portcullis_mirror_requests",
+            "Mirrored request copies: sent, failed, or dropped (full, body)",
+            m.mirrors.clone(),
+        );
+        registry.register(
+            "portcullis_connections_refused",
+            "TCP connections closed unanswered for a connection limit: the listener's max_connections (listener) or max_connections_per_ip (per_ip)",
+            m.refused.clone(),
+        );
         Arc::new(m)
     }
 
@@ -165,9 +200,19 @@ impl Metrics {
         let labels = ListenerLabels {
             listener: listener.to_owned(),
         };
+        let refused = |limit| {
+            self.refused
+                .get_or_create(&LimitLabels {
+                    listener: listener.to_owned(),
+                    limit,
+                })
+                .clone()
+        };
         ListenerMetrics {
             accepted: self.accepted.get_or_create(&labels).clone(),
             active: self.active.get_or_create(&labels).clone(),
+            refused_listener: refused("listener"),
+            refused_per_ip: refused("per_ip"),
         }
     }
 
@@ -242,11 +287,42 @@ impl RouteMetrics {
     }
 }
 
+impl RouteMetrics {
+    fn outcome(&self, family: &Family<OutcomeLabels, Counter>, outcome: &'static str, n: u64) {
+        family
+            .get_or_create(&OutcomeLabels {
+                listener: self.labels.listener.clone(),
+                route: self.labels.route.clone(),
+                outcome,
+            })
+            .inc_by(n);
+    }
+
+    /// Counts `retries` made and whether the budget refused one. Retries
+    /// are rare, so the family's lock is acceptable here.
+    pub fn retries(&self, retries: u32, budget_exhausted: bool) {
+        if retries > 0 {
+            self.outcome(&self.families.retries, "retried", u64::from(retries));
+        }
+        if budget_exhausted {
+            self.outcome(&self.families.retries, "budget_exhausted", 1);
+        }
+    }
+
+    /// Counts one mirrored copy by outcome (`sent`, `failed`,
+    /// `dropped_full`, `dropped_body`).
+    pub fn mirror(&self, outcome: &'static str) {
+        self.outcome(&self.families.mirrors, outcome, 1);
+    }
+}
+
 /// Connection counters of one listener.
 #[derive(Debug, Clone)]
 pub struct ListenerMetrics {
     accepted: Counter,
     active: Gauge,
+    refused_listener: Counter,
+    refused_per_ip: Counter,
 }
 
 impl ListenerMetrics {
@@ -255,6 +331,15 @@ impl ListenerMetrics {
         self.accepted.inc();
         self.active.inc();
         ActiveConnection(self.active.clone())
+    }
+
+    /// Counts a connection refused for a limit: `per_ip` or the listener's.
+    pub fn refused(&self, per_ip: bool) {
+        if per_ip {
+            self.refused_per_ip.inc();
+        } else {
+            self.refused_listener.inc();
+        }
     }
 }
 

@@ -14,6 +14,7 @@ use crate::http::body::{RequestBody, ResponseBody};
 use crate::http::filter::redirect::{Origin, Redirect};
 use crate::http::filter::template::OwnedFacts;
 use crate::http::forwarding::{self, Hop};
+use crate::http::grpc;
 use crate::http::normalize::normalize_path;
 use crate::http::reject::Rejection;
 use crate::http::tunnel;
@@ -25,6 +26,7 @@ use crate::policy::{Decision, Phases, RequestContext};
 use crate::upstream::backend::Backend;
 use crate::upstream::forward::{self, UpstreamError, UpstreamRequest};
 use crate::upstream::h1::body::UpstreamBody;
+use crate::upstream::retrying::{self, RetryStats};
 
 const TRACEPARENT: http::HeaderName = http::HeaderName::from_static("traceparent");
 
@@ -156,7 +158,14 @@ pub(super) async fn forward(
     let upgrade = forward.tunnel.0.is_some();
     let host_value = admit::host_header(&parts);
     let hash_key = backend.hash_key(forward.client_ip, &parts.headers);
+    // `te: trailers` is end to end for an HTTP/2 backend (gRPC needs it).
+    let trailers = backend.spec.protocol.is_h2() && grpc::asks_trailers(&parts.headers);
     forwarding::strip_hop_by_hop(&mut parts.headers, upgrade);
+    if trailers {
+        parts
+            .headers
+            .insert(header::TE, http::HeaderValue::from_static("trailers"));
+    }
     // The body is re-framed upstream; the client's Expect is answered by
     // this server when the body is first read.
     parts.headers.remove(header::EXPECT);
@@ -198,10 +207,36 @@ pub(super) async fn forward(
         target: &target,
         headers: &parts.headers,
         attempt_timeout: filters.attempt_timeout,
-        // The route's `timeouts.request` bounds every attempt together.
-        deadline: filters.request_timeout.map(|t| record.start + t),
+        // The route's `timeouts.request` bounds every attempt together, and
+        // so does a gRPC client's own deadline (answered DEADLINE_EXCEEDED).
+        deadline: earliest(
+            filters.request_timeout.map(|t| record.start + t),
+            grpc::is_grpc(&parts.headers)
+                .then(|| grpc::timeout(&parts.headers))
+                .flatten()
+                .map(|t| record.start + t),
+        ),
     };
-    let upstreamed = match forward::forward(backend, request, body, hash_key).await {
+    // The mirror's copy starts now and runs on its own.
+    let body = match &route.mirror {
+        Some(mirror) if !upgrade => {
+            mirror.start(&record.metrics, &request, body, forward.client_ip)
+        }
+        _ => body,
+    };
+    let forwarded = match filters.retry.as_deref() {
+        None => forward::forward(backend, request, body, hash_key).await,
+        Some(policy) => {
+            let mut stats = RetryStats::default();
+            let forwarded =
+                retrying::forward(backend, request, body, hash_key, policy, &mut stats).await;
+            record
+                .metrics
+                .retries(stats.retries, stats.budget_exhausted);
+            forwarded
+        }
+    };
+    let upstreamed = match forwarded {
         Ok(u) => u,
         Err(failed) => {
             record.upstream = failed.endpoint;
@@ -268,6 +303,16 @@ async fn response_phases(
     match decision {
         Decision::Continue => Ok(ResponseBody::from_buffered(buffered)),
         Decision::Reject(rejection) => Err(rejection),
+    }
+}
+
+fn earliest(
+    a: Option<std::time::Instant>,
+    b: Option<std::time::Instant>,
+) -> Option<std::time::Instant> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
     }
 }
 

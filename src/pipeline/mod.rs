@@ -72,12 +72,13 @@ pub async fn handle(
     let asks_upgrade = req.version() <= http::Version::HTTP_11
         && (req.headers().contains_key(header::UPGRADE) || req.method() == http::Method::CONNECT);
     let tunnel = act::Tunnel::take(&mut req);
+    let grpc = crate::http::grpc::is_grpc(req.headers());
     let (parts, body) = req.into_parts();
 
     let mut record = respond::record(&listener, conn, &parts);
     let mut ctx = RequestContext::default();
     let outcome = run(&listener, conn, parts, body, tunnel, &mut record, &mut ctx).await;
-    let mut response = respond::finish(record, ctx, outcome);
+    let mut response = respond::finish(record, ctx, outcome, grpc);
 
     let hsts = listener.tls.as_ref().and_then(|t| t.hsts.as_ref());
     crate::http::redirect::add_hsts(&mut response, hsts);

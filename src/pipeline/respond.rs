@@ -80,10 +80,12 @@ pub(super) fn record(
 }
 
 /// Turns the stages' outcome into the response and attaches the record.
+/// `grpc`: the request is gRPC, so a refusal is answered as a gRPC status.
 pub(super) fn finish(
     mut record: AccessRecord,
     ctx: RequestContext,
     outcome: Result<Response<ResponseBody>, Stop>,
+    grpc: bool,
 ) -> Response<ResponseBody> {
     let RequestContext {
         principal,
@@ -112,7 +114,11 @@ pub(super) fn finish(
             record.reason = Some(rejection.reason());
             record.policy = rejection.policy().cloned();
             record.rule = rejection.rule().cloned();
-            rejection.into_response(&record.request_id)
+            if grpc {
+                rejection.into_grpc_response(&record.request_id)
+            } else {
+                rejection.into_response(&record.request_id)
+            }
         }
     };
     if !response.headers().contains_key(REQUEST_ID) {

@@ -30,6 +30,12 @@ impl std::fmt::Debug for BackendTls {
 
 impl BackendTls {
     pub fn compile(spec: &BackendTlsSpec) -> Result<Self, String> {
+        Self::compile_for(spec, false)
+    }
+
+    /// The client side offering `h2` alone (an HTTP/2 backend) or
+    /// `http/1.1` alone: never a silent downgrade to the other.
+    pub fn compile_for(spec: &BackendTlsSpec, h2: bool) -> Result<Self, String> {
         let provider = certs::provider();
         let builder = ClientConfig::builder_with_provider(Arc::clone(&provider))
             .with_safe_default_protocol_versions()
@@ -58,8 +64,11 @@ impl BackendTls {
             }
             None => builder.with_no_client_auth(),
         };
-        // The upstream client speaks HTTP/1.1 only.
-        config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        config.alpn_protocols = if h2 {
+            vec![b"h2".to_vec()]
+        } else {
+            vec![b"http/1.1".to_vec()]
+        };
         let server_name = match &spec.server_name {
             Some(name) => Some(
                 ServerName::try_from(name.clone())

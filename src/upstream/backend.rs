@@ -73,7 +73,10 @@ impl Backend {
             _ => None,
         };
         let tls = match &spec.tls {
-            Some(tls) => Some(crate::tls::client::BackendTls::compile(tls)?),
+            Some(tls) => Some(crate::tls::client::BackendTls::compile_for(
+                tls,
+                spec.protocol.is_h2(),
+            )?),
             None => None,
         };
         let wanted = wanted(spec, &addresses, &resolved);

@@ -31,6 +31,8 @@ pub struct Endpoint {
     pub in_flight: Arc<AtomicU32>,
     /// Idle keep-alive connections to this endpoint.
     pub(crate) pool: Arc<Pool>,
+    /// The multiplexed connection of an HTTP/2 backend.
+    pub(crate) h2: crate::upstream::h2::slot::H2Slot,
 }
 
 /// How idle connections are kept, per endpoint.
@@ -61,6 +63,7 @@ impl Endpoint {
             health: PassiveHealth::default(),
             in_flight: Arc::new(AtomicU32::new(0)),
             pool: Arc::new(Pool::new(pool.max_idle, pool.idle)),
+            h2: Default::default(),
         }
     }
 

@@ -2,6 +2,7 @@
 //! connection, time out, account health, and retry once where it is safe.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Instant;
 
 use http::{Method, Response};
@@ -15,6 +16,9 @@ use crate::upstream::endpoint::{Endpoint, InFlight};
 use crate::upstream::h1::body::{Release, UpstreamBody};
 use crate::upstream::h1::conn::Connection;
 use crate::upstream::h1::exchange::{self, ExchangeError, Outcome, Progress};
+use crate::upstream::h1::response::{ResponseFraming, ResponseHead};
+use crate::upstream::h2;
+use crate::upstream::h2::exchange::{Dial, H2Error};
 
 /// A response head from an endpoint.
 #[derive(Debug)]
@@ -121,7 +125,7 @@ pub async fn forward(
     }
 }
 
-async fn attempt(
+pub(crate) async fn attempt(
     backend: &Backend,
     endpoint: &Endpoint,
     request: &UpstreamRequest<'_>,
@@ -141,44 +145,16 @@ async fn attempt(
     }
 
     let in_flight = InFlight::start(endpoint);
-    let progress = Progress::default();
+    let progress = Arc::new(Progress::default());
     let started = Instant::now();
-    let result = tokio::time::timeout(attempt_timeout, async {
-        let mut body = body;
-        // A pooled connection may have been closed by the upstream while idle;
-        // such a failure (before any response byte, body untouched) is retried
-        // once on a fresh connection and is no mark against the endpoint.
-        let mut conn = endpoint.pool.checkout();
-        loop {
-            let fresh = conn.is_none();
-            let c = match conn.take() {
-                Some(c) => c,
-                None => match Connection::connect(endpoint.address, timeouts.connect, backend.tls.as_ref()).await {
-                    Ok(c) => c,
-                    Err(e) => {
-                        if e.kind() == std::io::ErrorKind::InvalidData {
-                            // Never a silent downgrade: the request fails (502).
-                            tracing::warn!(backend = %backend.name, endpoint = %endpoint.address, error = %e, "backend TLS handshake failed");
-                        }
-                        return Err(UpstreamError::ConnectFailed);
-                    }
-                },
-            };
-            match exchange::exchange(c, request.method, request.target, request.headers, body, release.clone(), &progress).await {
-                Ok(outcome) => return Ok(outcome),
-                Err(failure) => match (failure.error, failure.body) {
-                    (ExchangeError::Stale, Some(returned)) if !fresh => body = returned,
-                    (ExchangeError::Stale, _) => return Err(UpstreamError::Protocol),
-                    (ExchangeError::ClientBody(fault), _) => return Err(UpstreamError::ClientBody(fault)),
-                    (ExchangeError::Protocol(reason), _) => {
-                        tracing::debug!(backend = %backend.name, endpoint = %endpoint.address, %reason, "upstream exchange failed");
-                        return Err(UpstreamError::Protocol);
-                    }
-                },
-            }
+    let exchanged = async {
+        if backend.spec.protocol.is_h2() {
+            h2_attempt(backend, endpoint, request, body, &progress).await
+        } else {
+            h1_attempt(backend, endpoint, request, body, release, &progress).await
         }
-    })
-    .await;
+    };
+    let result = tokio::time::timeout(attempt_timeout, exchanged).await;
     let upstream_ms = started.elapsed().as_secs_f64() * 1000.0;
 
     let error = match result {
@@ -228,7 +204,118 @@ async fn attempt(
     Err(fail(error))
 }
 
-fn is_idempotent(method: &Method) -> bool {
+/// One exchange on an HTTP/1.1 connection: pooled, or fresh.
+async fn h1_attempt(
+    backend: &Backend,
+    endpoint: &Endpoint,
+    request: &UpstreamRequest<'_>,
+    body: RequestBody,
+    release: Release,
+    progress: &Progress,
+) -> Result<Outcome, UpstreamError> {
+    let timeouts = &backend.spec.timeouts;
+    let mut body = body;
+    // A pooled connection may have been closed by the upstream while idle;
+    // such a failure (before any response byte, body untouched) is retried
+    // once on a fresh connection and is no mark against the endpoint.
+    let mut conn = endpoint.pool.checkout();
+    loop {
+        let fresh = conn.is_none();
+        let c = match conn.take() {
+            Some(c) => c,
+            None => {
+                match Connection::connect(endpoint.address, timeouts.connect, backend.tls.as_ref())
+                    .await
+                {
+                    Ok(c) => c,
+                    Err(e) => {
+                        warn_tls(backend, endpoint, &e);
+                        return Err(UpstreamError::ConnectFailed);
+                    }
+                }
+            }
+        };
+        match exchange::exchange(
+            c,
+            request.method,
+            request.target,
+            request.headers,
+            body,
+            release.clone(),
+            progress,
+        )
+        .await
+        {
+            Ok(outcome) => return Ok(outcome),
+            Err(failure) => match (failure.error, failure.body) {
+                (ExchangeError::Stale, Some(returned)) if !fresh => body = returned,
+                (ExchangeError::Stale, _) => return Err(UpstreamError::Protocol),
+                (ExchangeError::ClientBody(fault), _) => {
+                    return Err(UpstreamError::ClientBody(fault));
+                }
+                (ExchangeError::Protocol(reason), _) => {
+                    tracing::debug!(backend = %backend.name, endpoint = %endpoint.address, %reason, "upstream exchange failed");
+                    return Err(UpstreamError::Protocol);
+                }
+            },
+        }
+    }
+}
+
+/// One stream on the endpoint's HTTP/2 connection.
+async fn h2_attempt(
+    backend: &Backend,
+    endpoint: &Endpoint,
+    request: &UpstreamRequest<'_>,
+    body: RequestBody,
+    progress: &Arc<Progress>,
+) -> Result<Outcome, UpstreamError> {
+    let dial = Dial {
+        address: endpoint.address,
+        connect_timeout: backend.spec.timeouts.connect,
+        tls: backend.tls.as_ref(),
+    };
+    let exchanged = h2::exchange::exchange(
+        &endpoint.h2,
+        dial,
+        request.method,
+        request.target,
+        request.headers,
+        body,
+        progress,
+    )
+    .await;
+    match exchanged {
+        Ok(response) => {
+            let (parts, body) = response.into_parts();
+            let head = ResponseHead {
+                status: parts.status,
+                headers: parts.headers,
+                framing: ResponseFraming::Empty,
+                keep_alive: true,
+            };
+            Ok(Outcome::Response(head, UpstreamBody::h2(body)))
+        }
+        Err(H2Error::Connect(e)) => {
+            warn_tls(backend, endpoint, &e);
+            Err(UpstreamError::ConnectFailed)
+        }
+        Err(H2Error::ClientBody(fault)) => Err(UpstreamError::ClientBody(fault)),
+        Err(H2Error::Protocol(reason)) => {
+            tracing::debug!(backend = %backend.name, endpoint = %endpoint.address, %reason, "upstream h2 exchange failed");
+            Err(UpstreamError::Protocol)
+        }
+    }
+}
+
+fn warn_tls(backend: &Backend, endpoint: &Endpoint, e: &std::io::Error) {
+    if e.kind() == std::io::ErrorKind::InvalidData {
+        // Never a silent downgrade: the request fails (502).
+        tracing::warn!(backend = %backend.name, endpoint = %endpoint.address, error = %e, "backend TLS handshake failed");
+    }
+}
+
+pub(crate) fn is_idempotent(method: &Method) -> bool {
     matches!(
         *method,
         Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE | Method::PUT | Method::DELETE

@@ -484,3 +484,62 @@ fn sniff(body: &[u8]) -> &'static str {
         "text/plain; charset=utf-8"
     }
 }
+
+/// What an HTTP/1.1 server does to the message framing before the WAF sees
+/// it (RFC 9112 §6.1, Apache's `ap_read_request`): with `Transfer-Encoding:
+/// chunked` the chunks are decoded and a `Content-Length` is dropped.
+pub fn server_framing(mut req: Request) -> Request {
+    let chunked = req.headers.iter().any(|(k, v)| {
+        k.eq_ignore_ascii_case("transfer-encoding") && v.to_ascii_lowercase().contains("chunked")
+    });
+    if !chunked {
+        return req;
+    }
+    req.headers
+        .retain(|(k, _)| !k.eq_ignore_ascii_case("content-length"));
+    if let Some(body) = dechunk(&req.body) {
+        req.body = body;
+    }
+    req
+}
+
+/// The data of a chunked body; `None` when the framing is broken.
+fn dechunk(mut data: &[u8]) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(data.len());
+    loop {
+        let line_end = data.windows(2).position(|w| w == b"\r\n")?;
+        let size_text = std::str::from_utf8(&data[..line_end]).ok()?;
+        let size_text = size_text.split(';').next().unwrap_or_default().trim();
+        let size = usize::from_str_radix(size_text, 16).ok()?;
+        data = &data[line_end + 2..];
+        if size == 0 {
+            return Some(out);
+        }
+        out.extend_from_slice(data.get(..size)?);
+        data = data.get(size..)?.strip_prefix(b"\r\n")?;
+    }
+}
+
+#[cfg(test)]
+mod framing_tests {
+    use super::*;
+
+    #[test]
+    fn chunked_body_is_decoded_and_content_length_dropped() {
+        let req = Request {
+            method: "POST".into(),
+            uri: "/".into(),
+            version: "HTTP/1.1".into(),
+            headers: vec![
+                ("Content-Length".into(), "7".into()),
+                ("Transfer-Encoding".into(), "chunked".into()),
+            ],
+            body: b"7\r\nfoo=bar\r\n0\r\n\r\n".to_vec(),
+            raw: None,
+        };
+        let req = server_framing(req);
+        assert_eq!(req.body, b"foo=bar");
+        assert_eq!(req.headers.len(), 1);
+        assert_eq!(dechunk(b"zz\r\n"), None);
+    }
+}

@@ -28,6 +28,8 @@ pub struct RouteFilters {
     pub request_timeout: Option<std::time::Duration>,
     /// `timeouts.backend_request`: one attempt.
     pub attempt_timeout: Option<std::time::Duration>,
+    /// `retries`, with its budget (shared by the route's requests).
+    pub retry: Option<std::sync::Arc<crate::upstream::retry::RetryPolicy>>,
 }
 
 impl RouteFilters {
@@ -108,6 +110,14 @@ impl RouteFilters {
                     };
                     (field, m)
                 })?;
+        }
+        if let Some(retries) = &route.retries {
+            if route.backend.is_none() && route.backends.is_empty() {
+                return Err(("retries".into(), "retries need a backend".into()));
+            }
+            let policy = crate::upstream::retry::RetryPolicy::compile(retries)
+                .map_err(|(f, m)| (format!("retries.{f}"), m))?;
+            out.retry = Some(std::sync::Arc::new(policy));
         }
         Ok(out)
     }

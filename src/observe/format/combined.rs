@@ -37,7 +37,7 @@ pub fn write(record: &AccessRecord, buf: &mut Vec<u8>) -> bool {
 }
 
 /// `10/Oct/2000:13:55:36 +0000` from the RFC 3339 form (always UTC).
-fn clf_time(time: std::time::SystemTime) -> String {
+pub(crate) fn clf_time(time: std::time::SystemTime) -> String {
     let rfc = humantime::format_rfc3339_seconds(time).to_string();
     // 2000-10-10T13:55:36Z
     let month = rfc

@@ -2,3 +2,4 @@
 //! record in `access_log.rs`): Elastic Common Schema and combined.
 pub mod combined;
 pub mod ecs;
+pub mod refusal;

@@ -39,6 +39,9 @@ pub struct UpstreamBody {
     release: Option<Release>,
     /// Keeps the request counted against its endpoint while the body streams.
     in_flight: Option<InFlight>,
+    /// A stream of an HTTP/2 upstream connection instead (data and
+    /// trailers relayed as they come).
+    h2: Option<hyper::body::Incoming>,
 }
 
 impl UpstreamBody {
@@ -60,6 +63,7 @@ impl UpstreamBody {
             keep_alive,
             release: Some(release),
             in_flight: None,
+            h2: None,
         };
         if matches!(body.state, State::Done) {
             // Nothing to stream (HEAD, 204, 304, Content-Length: 0): the
@@ -77,12 +81,21 @@ impl UpstreamBody {
             keep_alive: false,
             release: None,
             in_flight: None,
+            h2: None,
+        }
+    }
+
+    /// The body of a response on an HTTP/2 upstream stream.
+    pub fn h2(body: hyper::body::Incoming) -> Self {
+        Self {
+            h2: Some(body),
+            ..Self::empty()
         }
     }
 
     /// Ties the endpoint's in-flight count to this body's lifetime.
     pub fn count_in_flight(&mut self, guard: InFlight) {
-        if self.conn.is_some() {
+        if self.conn.is_some() || self.h2.is_some() {
             self.in_flight = Some(guard);
         }
     }
@@ -121,6 +134,14 @@ impl Body for UpstreamBody {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, io::Error>>> {
         let this = self.get_mut();
+        if let Some(h2) = this.h2.as_mut() {
+            let polled = ready!(Pin::new(h2).poll_frame(cx));
+            if !matches!(polled, Some(Ok(_))) {
+                this.h2 = None;
+                this.in_flight = None;
+            }
+            return Poll::Ready(polled.map(|r| r.map_err(io::Error::other)));
+        }
         loop {
             let Some(conn) = this.conn.as_mut() else {
                 return Poll::Ready(None);
@@ -198,10 +219,16 @@ impl Body for UpstreamBody {
     }
 
     fn is_end_stream(&self) -> bool {
+        if let Some(h2) = &self.h2 {
+            return h2.is_end_stream();
+        }
         matches!(self.state, State::Done | State::Length(0))
     }
 
     fn size_hint(&self) -> SizeHint {
+        if let Some(h2) = &self.h2 {
+            return h2.size_hint();
+        }
         match self.state {
             State::Length(n) => SizeHint::with_exact(n),
             State::Done => SizeHint::with_exact(0),

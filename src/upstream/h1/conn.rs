@@ -40,25 +40,7 @@ impl Connection {
         timeout: Duration,
         tls: Option<&BackendTls>,
     ) -> io::Result<Self> {
-        let open = async {
-            let tcp = TcpStream::connect(address).await?;
-            tcp.set_nodelay(true)?;
-            match tls {
-                None => Ok::<_, io::Error>(UpstreamStream::Plain(tcp)),
-                Some(tls) => {
-                    let mut session = tls
-                        .connector
-                        .connect(tls.name_for(address), tcp)
-                        .await
-                        .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
-                    session.flush().await?;
-                    Ok(UpstreamStream::Tls(Box::new(session)))
-                }
-            }
-        };
-        let stream = tokio::time::timeout(timeout, open)
-            .await
-            .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "connect timed out"))??;
+        let stream = open(address, timeout, tls).await?;
         Ok(Self {
             stream,
             buf: vec![0; READ_BUF],
@@ -142,4 +124,34 @@ impl Connection {
         let leftover = self.buf[self.start..self.end].to_vec();
         (self.stream, leftover)
     }
+}
+
+/// Opens the byte stream to `address` and, for a TLS backend, completes the
+/// handshake, all within `timeout`. A TLS failure (bad certificate, wrong
+/// name) is an `InvalidData` error naming the cause; it never falls back
+/// to plain.
+pub(crate) async fn open(
+    address: SocketAddr,
+    timeout: Duration,
+    tls: Option<&BackendTls>,
+) -> io::Result<UpstreamStream> {
+    let open = async {
+        let tcp = TcpStream::connect(address).await?;
+        tcp.set_nodelay(true)?;
+        match tls {
+            None => Ok::<_, io::Error>(UpstreamStream::Plain(tcp)),
+            Some(tls) => {
+                let mut session = tls
+                    .connector
+                    .connect(tls.name_for(address), tcp)
+                    .await
+                    .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+                session.flush().await?;
+                Ok(UpstreamStream::Tls(Box::new(session)))
+            }
+        }
+    };
+    tokio::time::timeout(timeout, open)
+        .await
+        .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "connect timed out"))?
 }

@@ -1,7 +1,7 @@
 //! One request/response exchange on an upstream connection.
 
 use std::io::{self, IoSlice};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 
 use http::{HeaderMap, Method, StatusCode};
 use http_body::Body;
@@ -55,11 +55,36 @@ fn protocol(e: impl ToString, body: Option<RequestBody>) -> Failure {
 /// gateway waits for a slow client is the client's fault (408), never the
 /// endpoint's (no health mark).
 #[derive(Debug, Default)]
-pub struct Progress(AtomicBool);
+pub struct Progress {
+    pub(crate) awaiting: AtomicBool,
+    /// The client body's fault, when its stream failed (0: none); set where
+    /// the body is polled in another task (HTTP/2 upstreams).
+    fault: AtomicU8,
+}
 
 impl Progress {
     pub fn awaiting_client(&self) -> bool {
-        self.0.load(Ordering::Relaxed)
+        self.awaiting.load(Ordering::Relaxed)
+    }
+
+    pub fn record_fault(&self, fault: BodyFault) {
+        let code = match fault {
+            BodyFault::TooLarge => 1,
+            BodyFault::TooSlow => 2,
+            BodyFault::Idle => 3,
+            BodyFault::Malformed => 4,
+        };
+        self.fault.store(code, Ordering::Relaxed);
+    }
+
+    pub fn fault(&self) -> Option<BodyFault> {
+        match self.fault.load(Ordering::Relaxed) {
+            1 => Some(BodyFault::TooLarge),
+            2 => Some(BodyFault::TooSlow),
+            3 => Some(BodyFault::Idle),
+            4 => Some(BodyFault::Malformed),
+            _ => None,
+        }
     }
 }
 
@@ -180,9 +205,9 @@ async fn send_body(
 ) -> Result<(), BodyError> {
     let mut sent: u64 = 0;
     loop {
-        progress.0.store(true, Ordering::Relaxed);
+        progress.awaiting.store(true, Ordering::Relaxed);
         let next = body.frame().await;
-        progress.0.store(false, Ordering::Relaxed);
+        progress.awaiting.store(false, Ordering::Relaxed);
         let Some(frame) = next else { break };
         let frame = frame.map_err(|e| match e {
             RequestBodyError::Limit(fault) => BodyError::Limit(fault),

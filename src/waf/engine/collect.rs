@@ -17,15 +17,37 @@ pub struct Value<'a> {
 impl Value<'_> {
     /// `ARGS:foo`, `REQUEST_URI` (MATCHED_VAR_NAME's form).
     pub fn name(&self) -> String {
+        let collection = self.collection.name();
         if self.key.is_empty() && !self.collection.is_keyed() {
-            self.collection.name().to_string()
-        } else {
-            format!(
-                "{}:{}",
-                self.collection.name(),
-                String::from_utf8_lossy(&self.key)
-            )
+            return collection.to_string();
         }
+        let key = String::from_utf8_lossy(&self.key);
+        let mut name = String::with_capacity(collection.len() + 1 + key.len());
+        name.push_str(collection);
+        name.push(':');
+        name.push_str(&key);
+        name
+    }
+
+    /// Whether the value lives in transaction state that actions change
+    /// (TX, MATCHED_VAR, …): its address is no identity for a cache.
+    pub fn is_state(&self) -> bool {
+        use Collection as C;
+        matches!(
+            self.collection,
+            C::Tx
+                | C::Ip
+                | C::Global
+                | C::Session
+                | C::User
+                | C::Resource
+                | C::Env
+                | C::MatchedVar
+                | C::MatchedVarName
+                | C::MatchedVars
+                | C::MatchedVarsNames
+                | C::Rule
+        )
     }
 }
 
@@ -192,7 +214,7 @@ impl<'a> Sources<'a> {
     }
 }
 
-fn borrowed<'a>(c: Collection, k: &'a [u8], v: &'a [u8]) -> Value<'a> {
+pub fn borrowed<'a>(c: Collection, k: &'a [u8], v: &'a [u8]) -> Value<'a> {
     Value {
         collection: c,
         key: Cow::Borrowed(k),

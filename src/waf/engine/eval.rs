@@ -55,12 +55,14 @@ impl Transaction {
                     _ => None,
                 })
                 .collect();
-            values.retain(|v| {
-                !excluded(&rule.exclusions, v)
-                    && !removed_targets
-                        .iter()
-                        .any(|t| t.collection == v.collection && t.selects(&v.key))
-            });
+            if !rule.exclusions.is_empty() || !removed_targets.is_empty() {
+                values.retain(|v| {
+                    !excluded(&rule.exclusions, v)
+                        && !removed_targets
+                            .iter()
+                            .any(|t| t.collection == v.collection && t.selects(&v.key))
+                });
+            }
             let expanded = op
                 .param_macro
                 .as_ref()
@@ -70,21 +72,19 @@ impl Transaction {
             for value in &values {
                 let check =
                     |input: &[u8], found: &mut Vec<(String, Vec<u8>, Option<Captures>)>| -> bool {
-                        let mut captures: Captures = Default::default();
-                        if op.matches(
-                            input,
-                            expanded.as_deref(),
-                            want_captures.then_some(&mut captures),
-                        ) {
-                            found.push((
-                                value.name(),
-                                input.to_vec(),
-                                want_captures.then_some(captures),
-                            ));
-                            true
-                        } else {
-                            false
+                        if !want_captures {
+                            let hit = op.matches(input, expanded.as_deref(), None);
+                            if hit {
+                                found.push((value.name(), input.to_vec(), None));
+                            }
+                            return hit;
                         }
+                        let mut captures: Captures = Default::default();
+                        let hit = op.matches(input, expanded.as_deref(), Some(&mut captures));
+                        if hit {
+                            found.push((value.name(), input.to_vec(), Some(captures)));
+                        }
+                        hit
                     };
                 if rule.actions.multi_match {
                     let mut current: Cow<'_, [u8]> = Cow::Borrowed(&value.value);
@@ -96,7 +96,7 @@ impl Transaction {
                         }
                     }
                 } else {
-                    let transformed = self.transformed(&value.value, rule);
+                    let transformed = self.transformed(value, rule);
                     check(transformed.bytes(), &mut found);
                 }
             }
@@ -116,7 +116,8 @@ impl Transaction {
         true
     }
 
-    fn transformed<'v>(&self, value: &'v Cow<'v, [u8]>, rule: &Rule) -> Transformed<'v> {
+    fn transformed<'v>(&self, whole: &'v Value<'v>, rule: &Rule) -> Transformed<'v> {
+        let value = &whole.value;
         let run = |input: &[u8]| -> Option<Vec<u8>> {
             let mut current: Option<Vec<u8>> = None;
             for (_, t) in &rule.actions.transforms {
@@ -129,7 +130,7 @@ impl Transaction {
         };
         let chain = rule.actions.chain_id;
         match value {
-            Cow::Borrowed(v) if chain != 0 => {
+            Cow::Borrowed(v) if chain != 0 && !whole.is_state() => {
                 let key = (v.as_ptr() as usize, v.len(), chain);
                 if let Some(hit) = self.transform_cache.borrow().get(&key) {
                     return match hit {
@@ -168,17 +169,20 @@ impl Transaction {
     }
 
     fn setvar(&mut self, setvar: &SetVar) {
-        let key = self.expand(&setvar.key).to_ascii_lowercase();
+        let key: Cow<'_, [u8]> = match setvar.key.literal() {
+            Some(k) if !k.bytes().any(|b| b.is_ascii_uppercase()) => Cow::Borrowed(k.as_bytes()),
+            _ => Cow::Owned(self.expand(&setvar.key).to_ascii_lowercase()),
+        };
         let value = match &setvar.op {
             SetVarOp::Delete => {
-                self.state.vars_mut(&setvar.collection).remove(&key);
+                self.state.vars_mut(&setvar.collection).remove(key.as_ref());
                 return;
             }
             SetVarOp::Set(m) => self.expand(m),
             SetVarOp::Add(m) | SetVarOp::Sub(m) => {
                 let delta = parse_number(&self.expand(m));
                 let vars = self.state.vars_mut(&setvar.collection);
-                let current = vars.get(&key).map(|v| parse_number(v)).unwrap_or(0);
+                let current = vars.get(key.as_ref()).map(|v| parse_number(v)).unwrap_or(0);
                 let next = if matches!(setvar.op, SetVarOp::Add(_)) {
                     current.saturating_add(delta)
                 } else {
@@ -187,7 +191,13 @@ impl Transaction {
                 next.to_string().into_bytes()
             }
         };
-        self.state.vars_mut(&setvar.collection).insert(key, value);
+        let vars = self.state.vars_mut(&setvar.collection);
+        match vars.get_mut(key.as_ref()) {
+            Some(slot) => *slot = value,
+            None => {
+                vars.insert(key.into_owned(), value);
+            }
+        }
     }
 
     pub(super) fn apply_ctl(&mut self, ctl: &Ctl) {
@@ -231,14 +241,20 @@ impl Transaction {
     }
 
     fn expand_var(&self, collection: &str, key: Option<&str>, out: &mut Vec<u8>) {
-        let spec = crate::waf::seclang::TargetSpec {
-            collection: collection.to_string(),
-            selector: key.map(|k| crate::waf::seclang::SelectorSpec::Key(k.to_string())),
-            count: false,
-            exclude: false,
-        };
-        let Ok(target) = crate::waf::rule::Target::compile(&spec) else {
+        use crate::waf::rule::{Collection, Selector, Target};
+        let Some(collection) = Collection::from_name(collection) else {
             return;
+        };
+        // The macro's key is lower-cased at parse (XPath keys are not macros).
+        let selector = match key {
+            Some(k) if collection.is_keyed() => Selector::Key(k.to_string()),
+            Some(_) => return,
+            None => Selector::All,
+        };
+        let target = Target {
+            collection,
+            selector,
+            count: false,
         };
         let sources = Sources {
             req: &self.req,

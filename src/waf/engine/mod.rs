@@ -5,6 +5,7 @@ mod body_vars;
 pub mod collect;
 pub mod data;
 mod eval;
+mod fast_hash;
 pub mod state;
 pub mod transaction;
 

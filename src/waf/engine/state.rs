@@ -1,9 +1,9 @@
 //! Per-transaction mutable state: TX and the other named collections, the
 //! MATCHED_VAR family, and connection facts.
 
-use super::collect::{Value, number, owned};
+use super::collect::{Value, borrowed, number, owned};
 use super::data::Connection;
-use crate::waf::rule::{Collection, Target};
+use crate::waf::rule::{Collection, Selector, Target};
 use std::collections::HashMap;
 
 /// Keys are lower-cased (SecLang collection keys are case-insensitive).
@@ -45,40 +45,51 @@ impl TxState {
         }
     }
 
-    pub fn collect<'a>(&self, target: &Target, out: &mut Vec<Value<'a>>) {
+    /// Values are borrowed from the state: the engine drops them before any
+    /// action changes it (and never caches their transformed forms by address).
+    pub fn collect<'a>(&'a self, target: &Target, out: &mut Vec<Value<'a>>) {
         use Collection as C;
         let c = target.collection;
         match c {
             C::Tx | C::Ip | C::Global | C::Session | C::User | C::Resource | C::Env => {
-                if let Some(vars) = self.vars(c) {
-                    for (k, v) in vars {
-                        if target.selects(k) {
-                            out.push(owned(c, k, v.clone()));
+                let Some(vars) = self.vars(c) else { return };
+                match &target.selector {
+                    // setvar stores keys lower-cased, as the selector is: one lookup.
+                    Selector::Key(k) if c != C::Env => {
+                        if let Some((k, v)) = vars.get_key_value(k.as_bytes()) {
+                            out.push(borrowed(c, k, v));
+                        }
+                    }
+                    _ => {
+                        for (k, v) in vars {
+                            if target.selects(k) {
+                                out.push(borrowed(c, k, v));
+                            }
                         }
                     }
                 }
             }
             C::MatchedVar => {
                 if let Some((_, v)) = &self.matched_var {
-                    out.push(owned(c, b"", v.clone()))
+                    out.push(borrowed(c, b"", v))
                 }
             }
             C::MatchedVarName => {
                 if let Some((n, _)) = &self.matched_var {
-                    out.push(owned(c, b"", n.clone().into_bytes()))
+                    out.push(borrowed(c, b"", n.as_bytes()))
                 }
             }
             C::MatchedVars => {
                 for (n, v) in &self.matched_vars {
                     if target.selects(n.as_bytes()) {
-                        out.push(owned(c, n.as_bytes(), v.clone()))
+                        out.push(borrowed(c, n.as_bytes(), v))
                     }
                 }
             }
             C::MatchedVarsNames => {
                 for (n, _) in &self.matched_vars {
                     if target.selects(n.as_bytes()) {
-                        out.push(owned(c, n.as_bytes(), n.clone().into_bytes()))
+                        out.push(borrowed(c, n.as_bytes(), n.as_bytes()))
                     }
                 }
             }
@@ -135,13 +146,19 @@ impl TxState {
     /// Stores capture groups as TX.0–TX.9.
     pub fn set_captures(&mut self, captures: &crate::waf::operator::Captures) {
         for (i, group) in captures.iter().enumerate() {
-            let key = vec![b'0' + i as u8];
+            let key = [b'0' + i as u8];
             match group {
-                Some(v) => {
-                    self.tx.insert(key, v.clone());
-                }
+                Some(v) => match self.tx.get_mut(&key[..]) {
+                    Some(slot) => {
+                        slot.clear();
+                        slot.extend_from_slice(v);
+                    }
+                    None => {
+                        self.tx.insert(key.to_vec(), v.clone());
+                    }
+                },
                 None => {
-                    self.tx.remove(&key);
+                    self.tx.remove(&key[..]);
                 }
             }
         }

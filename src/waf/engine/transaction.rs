@@ -9,8 +9,11 @@ use crate::waf::rule::{
     AllowScope, BodyProcessor, Disruptive, EngineMode, Rule, RuleSet, Step, Target,
 };
 
-pub(super) type TransformCache =
-    std::collections::HashMap<(usize, usize, u32), Option<std::sync::Arc<[u8]>>>;
+pub(super) type TransformCache = std::collections::HashMap<
+    (usize, usize, u32),
+    Option<std::sync::Arc<[u8]>>,
+    super::fast_hash::FxBuild,
+>;
 
 /// A `ctl:` removal, valid for the rest of the transaction.
 #[derive(Debug, Clone)]

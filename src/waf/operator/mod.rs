@@ -15,6 +15,7 @@ mod prefilter;
 mod regex;
 mod validate;
 
+pub use prefilter::ByteSet;
 use std::path::Path;
 
 /// Where relative data-file paths (`@pmFromFile`, `@ipMatchFromFile`) are resolved.
@@ -39,6 +40,11 @@ pub trait Operator: Send + Sync + std::fmt::Debug {
     /// case-insensitively in the *transformed* value (they are returned lowercase) — for the
     /// engine's aho-corasick prefilter. `None` = no prefilter possible.
     fn required_literals(&self) -> Option<Vec<Vec<u8>>> {
+        None
+    }
+    /// Bytes one of which any matching input holds (checked on the transformed
+    /// value before the operator runs). `None` = no such set.
+    fn required_bytes(&self) -> Option<ByteSet> {
         None
     }
 }

