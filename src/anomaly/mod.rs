@@ -266,3 +266,63 @@ pub fn observation(
         refused,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::compile::compile_with;
+    use crate::config::load::load_str;
+    use crate::observe::access_log::AccessLog;
+    use crate::observe::telemetry::Telemetry;
+    use crate::route::RequestView;
+
+    const YAML: &str = "
+policies:
+  - { name: base, ip_filter: { allow: [0.0.0.0/0] } }
+  - { name: tight, rate_limit: { limits: [{ rate: 5, per: 1s, burst: 5 }], key: [route] } }
+listeners:
+  - { name: web, address: 127.0.0.1:0 }
+routes:
+  - name: api
+    policies: [base]
+    direct_response: { body: ok }
+    anomaly: { mode: enforce, under_attack_policies: [tight] }
+";
+
+    fn route(snapshot: &crate::config::compile::Snapshot) -> Arc<crate::config::compile::Route> {
+        let headers = http::HeaderMap::new();
+        let view = RequestView {
+            host: "example.com",
+            path: "/",
+            query: None,
+            method: &http::Method::GET,
+            headers: &headers,
+        };
+        let found = snapshot.listeners[0].routes.find(&view);
+        Arc::clone(found.expect("route"))
+    }
+
+    #[test]
+    fn the_under_attack_chain_adds_policies_and_targets_survive_reloads() {
+        let telemetry = Telemetry::detached(AccessLog::disabled());
+        let first = compile_with(load_str(YAML, "t.yaml").unwrap(), None, &telemetry).unwrap();
+        let r = route(&first);
+        let anomaly = r.anomaly.as_ref().expect("watched");
+        let strict = anomaly.under_attack.as_ref().expect("enforce mode");
+        assert_eq!(r.chain.names().collect::<Vec<_>>(), ["base"]);
+        assert_eq!(strict.chain.names().collect::<Vec<_>>(), ["base", "tight"]);
+        anomaly.target.under_attack.store(true, Ordering::Relaxed);
+        // A reload: the same target (baselines, switch) serves the new snapshot.
+        let second =
+            compile_with(load_str(YAML, "t.yaml").unwrap(), Some(&first), &telemetry).unwrap();
+        let again = route(&second);
+        let target = &again.anomaly.as_ref().expect("watched").target;
+        assert!(Arc::ptr_eq(target, &anomaly.target));
+        assert!(target.under_attack());
+    }
+
+    #[test]
+    fn a_sample_is_small() {
+        assert!(std::mem::size_of::<Sample>() <= 40);
+    }
+}
