@@ -185,6 +185,11 @@ pub async fn run(hub: Arc<Hub>, global: AnomalyGlobalSpec, events: SecurityEvent
                     let spec = target.spec();
                     let Some(slot) = tracked.get_mut(id) else { continue };
                     if slot.as_ref().is_none_or(|t| t.spec != spec) {
+                        // A changed spec starts learning afresh: whatever
+                        // the old detector had raised ends here.
+                        if let Some(old) = slot.take() {
+                            stand_down(&old, &hub.metrics, &events);
+                        }
                         *slot = Some(Tracked { detector: new_detector(&spec), spec, target });
                     }
                 }
@@ -250,6 +255,40 @@ fn evaluate(t: &mut Tracked, metrics: &AnomalyMetrics, events: &SecurityEvents) 
         })
         .inc();
     events.under_attack(target, now, &t.spec.under_attack_policies);
+}
+
+/// Clears what `t` had raised (its spec was replaced by a reload).
+fn stand_down(t: &Tracked, metrics: &AnomalyMetrics, events: &SecurityEvents) {
+    let target = &t.target;
+    for signal in &t.spec.signals {
+        metrics
+            .active
+            .get_or_create(&SignalLabels {
+                listener: target.listener.to_string(),
+                route: target.route.to_string(),
+                signal: signal.name(),
+            })
+            .set(0);
+    }
+    if !target.under_attack.swap(false, Ordering::Relaxed) {
+        return;
+    }
+    if t.spec.mode == AnomalyMode::Enforce {
+        let tl = TargetLabels {
+            listener: target.listener.to_string(),
+            route: target.route.to_string(),
+        };
+        metrics.under_attack.get_or_create(&tl).set(0);
+        metrics
+            .switches
+            .get_or_create(&SwitchLabels {
+                listener: tl.listener,
+                route: tl.route,
+                direction: "exit",
+            })
+            .inc();
+        events.under_attack(target, false, &t.spec.under_attack_policies);
+    }
 }
 
 /// The client of a finished request, as a sample field.
@@ -319,6 +358,39 @@ routes:
         let target = &again.anomaly.as_ref().expect("watched").target;
         assert!(Arc::ptr_eq(target, &anomaly.target));
         assert!(target.under_attack());
+    }
+
+    #[tokio::test]
+    async fn a_changed_spec_switches_an_attacked_route_back() {
+        let hub = Hub::detached();
+        let config = load_str(YAML, "t.yaml").unwrap();
+        let spec = config.routes[0].anomaly.clone().unwrap();
+        let target = hub.target("web", "api", &spec).unwrap();
+        let global = AnomalyGlobalSpec {
+            tick: Duration::from_millis(50),
+            ..Default::default()
+        };
+        let task = tokio::spawn(run(Arc::clone(&hub), global, SecurityEvents::disabled()));
+        // The detector has picked the target up (its baseline gauge exists).
+        let labels = SignalLabels {
+            listener: "web".into(),
+            route: "api".into(),
+            signal: "request_rate",
+        };
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while hub.metrics.baseline.get(&labels).is_none() {
+            assert!(std::time::Instant::now() < deadline, "target not tracked");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        target.under_attack.store(true, Ordering::Relaxed);
+        let mut changed = spec.clone();
+        changed.sigmas = 6.0;
+        hub.target("web", "api", &changed);
+        while target.under_attack() {
+            assert!(std::time::Instant::now() < deadline, "still under attack");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        task.abort();
     }
 
     #[test]
