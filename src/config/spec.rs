@@ -166,6 +166,13 @@ pub struct HttpSpec {
     /// (the defence against rapid-reset floods).
     #[serde(default = "default_h2_resets")]
     pub h2_max_pending_resets: usize,
+    /// HTTP/2: SETTINGS and PING frames a client may send per second before
+    /// the connection is closed with GOAWAY ENHANCE_YOUR_CALM (0: no limit).
+    #[serde(
+        default = "default_h2_control_frames",
+        skip_serializing_if = "is_default_h2_control_frames"
+    )]
+    pub h2_max_control_frames_per_second: u32,
     /// Largest request body in bytes (413 past it, enforced while streaming);
     /// unlimited when unset.
     #[serde(default)]
@@ -214,6 +221,7 @@ impl Default for HttpSpec {
             h2_max_concurrent_streams: default_h2_streams(),
             h2_max_header_list_bytes: default_h2_header_list(),
             h2_max_pending_resets: default_h2_resets(),
+            h2_max_control_frames_per_second: default_h2_control_frames(),
             max_body_bytes: None,
             min_body_rate: None,
             max_uri_bytes: default_max_uri_bytes(),
@@ -224,6 +232,14 @@ impl Default for HttpSpec {
             server_header: Default::default(),
         }
     }
+}
+
+fn default_h2_control_frames() -> u32 {
+    100
+}
+
+fn is_default_h2_control_frames(n: &u32) -> bool {
+    *n == default_h2_control_frames()
 }
 
 fn default_body_timeout() -> Option<Duration> {

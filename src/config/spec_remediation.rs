@@ -73,6 +73,8 @@ pub enum SignalKind {
     NonStatic,
     /// Requests refused by the framing / strict HTTP checks (400).
     StrictRefusal,
+    /// Requests a `waf` policy refused (attack patterns).
+    WafBlocked,
 }
 
 mod durations {

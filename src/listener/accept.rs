@@ -14,6 +14,7 @@ use crate::config::compile::ListenerRuntime;
 use crate::config::spec::ProxyProtocolMode;
 use crate::guard::conn_limit::{ConnCounter, ConnPermit};
 use crate::guard::framing::{FramingGuard, FramingLimits, Violation};
+use crate::guard::h2_flood::H2FloodGuard;
 use crate::http::server;
 use crate::listener::client_ip::PeerAddr;
 use crate::listener::drain::{Drain, signalled};
@@ -245,15 +246,18 @@ impl Served {
         } = self;
         let guard = FramingGuard::awaiting_since(stream, limits, since);
         let violation = guard.violation_handle();
+        let control_frames = state.load().spec.http.h2_max_control_frames_per_second;
+        let guard = H2FloodGuard::new(guard, control_frames, violation.clone());
         server::serve(guard, state, conn, drain).await;
         // Requests refused on their raw bytes never reached the pipeline; log
         // them here so every refusal leaves a record.
         if let Some(v) = violation.get() {
             tracing::debug!(listener = %listener, peer = %peer, reason = v.as_str(), "request refused: malformed framing");
-            let status = if v == Violation::HeadTimeout {
-                408
-            } else {
-                400
+            let status = match v {
+                Violation::HeadTimeout => 408,
+                // Closed with GOAWAY: no HTTP answer.
+                Violation::H2ControlFlood => 0,
+                _ => 400,
             };
             log.refusal(&listener, PeerAddr(peer), status, v.as_str());
         }

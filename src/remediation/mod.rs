@@ -69,7 +69,10 @@ fn counts(kind: SignalKind, s: &Signal) -> bool {
         SignalKind::DistinctNotFound => s.status == 404,
         SignalKind::RateLimited => s.status == 429,
         SignalKind::NonStatic => !s.static_asset,
-        SignalKind::StrictRefusal => s.status == 400 && s.reason.is_some(),
+        SignalKind::StrictRefusal => {
+            s.status == 400 && s.reason.is_some_and(|r| r != "waf_blocked")
+        }
+        SignalKind::WafBlocked => s.reason == Some("waf_blocked"),
     }
 }
 
@@ -172,4 +175,31 @@ fn replica_name() -> String {
                 .map(|h| h.trim().to_owned())
         })
         .unwrap_or_else(|| format!("pid-{}", std::process::id()))
+}
+
+#[cfg(test)]
+mod signal_kind_tests {
+    use super::*;
+
+    fn signal(status: u16, reason: Option<&'static str>) -> Signal {
+        Signal {
+            ip: std::net::Ipv4Addr::LOCALHOST.into(),
+            status,
+            path_hash: 0,
+            static_asset: false,
+            reason,
+        }
+    }
+
+    #[test]
+    fn waf_refusals_count_as_waf_hits_not_as_framing_refusals() {
+        let waf = signal(403, Some("waf_blocked"));
+        let waf_body = signal(400, Some("waf_blocked"));
+        let framing = signal(400, Some("cl_and_te"));
+        assert!(counts(SignalKind::WafBlocked, &waf));
+        assert!(counts(SignalKind::WafBlocked, &waf_body));
+        assert!(!counts(SignalKind::WafBlocked, &framing));
+        assert!(!counts(SignalKind::StrictRefusal, &waf_body));
+        assert!(counts(SignalKind::StrictRefusal, &framing));
+    }
 }

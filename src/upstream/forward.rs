@@ -145,13 +145,20 @@ pub(crate) async fn attempt(
     }
 
     let in_flight = InFlight::start(endpoint);
-    let progress = Arc::new(Progress::default());
+    // On the stack for HTTP/1.1; shared with hyper's connection task (which
+    // polls the body) for HTTP/2.
+    let local = Progress::default();
+    let shared = backend
+        .spec
+        .protocol
+        .is_h2()
+        .then(|| Arc::new(Progress::default()));
+    let progress: &Progress = shared.as_deref().unwrap_or(&local);
     let started = Instant::now();
     let exchanged = async {
-        if backend.spec.protocol.is_h2() {
-            h2_attempt(backend, endpoint, request, body, &progress).await
-        } else {
-            h1_attempt(backend, endpoint, request, body, release, &progress).await
+        match &shared {
+            Some(shared) => h2_attempt(backend, endpoint, request, body, shared).await,
+            None => h1_attempt(backend, endpoint, request, body, release, progress).await,
         }
     };
     let result = tokio::time::timeout(attempt_timeout, exchanged).await;

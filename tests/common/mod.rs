@@ -96,7 +96,9 @@ impl Gateway {
     }
 
     fn wait_started(&mut self) {
-        let deadline = Instant::now() + WAIT;
+        // Compiling a config can take seconds on a loaded debug build (the
+        // WAF parses the whole CRS); requests keep the shorter WAIT.
+        let deadline = Instant::now() + 3 * WAIT;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             let line = match self.log_rx.recv_timeout(left) {

@@ -25,10 +25,13 @@ pub enum Violation {
     /// Not a framing violation: the request head was not complete within
     /// `head_timeout` (slowloris).
     HeadTimeout,
+    /// More HTTP/2 SETTINGS/PING frames than allowed per second (GOAWAY
+    /// ENHANCE_YOUR_CALM).
+    H2ControlFlood,
 }
 
 impl Violation {
-    pub(super) const ALL: [Violation; 14] = [
+    pub(super) const ALL: [Violation; 15] = [
         Violation::BareLf,
         Violation::BareCr,
         Violation::ClAndTe,
@@ -43,6 +46,7 @@ impl Violation {
         Violation::MissingHost,
         Violation::BadRequestLine,
         Violation::HeadTimeout,
+        Violation::H2ControlFlood,
     ];
 
     /// Stable reason code for logs and metrics.
@@ -62,6 +66,7 @@ impl Violation {
             Violation::MissingHost => "missing_host",
             Violation::BadRequestLine => "bad_request_line",
             Violation::HeadTimeout => "head_timeout",
+            Violation::H2ControlFlood => "h2_control_flood",
         }
     }
 
@@ -86,7 +91,7 @@ impl ViolationHandle {
         Violation::from_code(self.0.load(Ordering::Relaxed))
     }
 
-    pub(super) fn set(&self, v: Violation) {
+    pub(crate) fn set(&self, v: Violation) {
         self.0.store(v as u8, Ordering::Relaxed);
     }
 }

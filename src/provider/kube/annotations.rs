@@ -47,6 +47,8 @@ pub struct IngressSettings {
     pub app_root: Option<String>,
     /// Base-config policies named by `portcullis.dev/policies`.
     pub attached: Vec<String>,
+    /// `backend-protocol: GRPC` / `GRPCS`.
+    pub backend_protocol: crate::config::spec_upstream::BackendProtocol,
 }
 
 /// Why an Ingress is not served.
@@ -216,12 +218,28 @@ pub fn translate(
                 });
                 note("backend-protocol", Outcome::Approximated, "backend TLS without certificate verification, as ingress-nginx does by default (proxy-ssl-verify off)".into());
             }
-            "GRPC" | "GRPCS" | "AUTO_HTTP" | "FCGI" => note(
+            "GRPC" => {
+                settings.backend_protocol = crate::config::spec_upstream::BackendProtocol::Grpc;
+                note(
+                    "backend-protocol",
+                    Outcome::Converted,
+                    "protocol: grpc (HTTP/2 cleartext, prior knowledge)".into(),
+                );
+            }
+            "GRPCS" => {
+                settings.backend_protocol = crate::config::spec_upstream::BackendProtocol::Grpc;
+                settings.backend_tls = Some(crate::tls::spec::BackendTlsSpec {
+                    ca: None,
+                    server_name: None,
+                    client_certificate: None,
+                    insecure_skip_verify: true,
+                });
+                note("backend-protocol", Outcome::Approximated, "protocol: grpc over TLS (ALPN h2) without certificate verification, as ingress-nginx does by default (proxy-ssl-verify off)".into());
+            }
+            "AUTO_HTTP" | "FCGI" => note(
                 "backend-protocol",
                 Outcome::Skipped,
-                format!(
-                    "{v}: upstream HTTP/2 and FastCGI are not supported yet; the Ingress is not served"
-                ),
+                format!("{v}: not supported; the Ingress is not served"),
             ),
             _ => errors.push(bad(
                 "backend-protocol",
@@ -466,6 +484,7 @@ pub fn apply_to_backend(settings: &IngressSettings, backend: &mut BackendSpec) {
     if let Some(tls) = &settings.backend_tls {
         backend.tls = Some(tls.clone());
     }
+    backend.protocol = settings.backend_protocol;
 }
 
 fn positive(v: &str) -> Result<u64, String> {
