@@ -57,7 +57,16 @@ pub async fn run(mut provider: Box<dyn Provider>, initial: Loaded) -> Result<(),
         metrics: Metrics::register(&mut registry),
         deny_list: Arc::default(),
         shared,
+        anomaly: crate::anomaly::Hub::new(crate::anomaly::metrics::AnomalyMetrics::register(
+            &mut registry,
+        )),
     };
+    // The detector's tick and sketches are read at startup (like remediation).
+    tokio::spawn(crate::anomaly::run(
+        Arc::clone(&telemetry.anomaly),
+        config.anomaly.clone().unwrap_or_default(),
+        telemetry.events.clone(),
+    ));
     crate::state::redis::start_ban_sync(&config.state, &telemetry);
     if let Some((spec, rx)) = signals {
         tokio::spawn(crate::remediation::run(

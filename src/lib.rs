@@ -13,6 +13,7 @@
 #![forbid(unsafe_code)]
 
 pub mod admin;
+pub mod anomaly;
 pub mod app;
 pub mod config;
 pub mod feeds;

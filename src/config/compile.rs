@@ -56,6 +56,8 @@ pub struct ListenerRuntime {
     pub tls: Option<Arc<crate::tls::ListenerTls>>,
     /// Underscore-name and untrusted-header rules of `spec.http`.
     pub hygiene: crate::http::header_hygiene::HeaderHygiene,
+    /// The listener-wide anomaly baselines, when configured.
+    pub anomaly: Option<Arc<crate::anomaly::Target>>,
 }
 
 #[derive(Debug)]
@@ -68,6 +70,16 @@ pub struct Route {
     pub filters: crate::http::filter::RouteFilters,
     /// A copy of each request to a second backend.
     pub mirror: Option<crate::upstream::mirror::Mirror>,
+    /// The route's anomaly detection, when configured.
+    pub anomaly: Option<RouteAnomaly>,
+}
+
+/// A watched route: its detector target and, in `enforce` mode, the same
+/// route compiled with the under-attack policies added to its chain.
+#[derive(Debug)]
+pub struct RouteAnomaly {
+    pub target: Arc<crate::anomaly::Target>,
+    pub under_attack: Option<Arc<Route>>,
 }
 
 #[derive(Debug)]
@@ -218,8 +230,25 @@ pub fn compile_with(
                 continue;
             }
             let metrics = telemetry.metrics.route(&listener.name, &route.name);
-            match compile_route(ri, route, listener, &policies, &backends, metrics) {
-                Ok(r) => entries.push((route.matches.clone(), Arc::new(r))),
+            match compile_route(
+                ri,
+                route,
+                listener,
+                &policies,
+                &backends,
+                Arc::clone(&metrics),
+            ) {
+                Ok(mut r) => {
+                    if let Some(spec) = &route.anomaly {
+                        r.anomaly = watch_route(
+                            ri, route, spec, listener, &policies, &backends, metrics, telemetry,
+                        )
+                        .map_err(|mut e| errors.append(&mut e))
+                        .ok()
+                        .flatten();
+                    }
+                    entries.push((route.matches.clone(), Arc::new(r)))
+                }
                 Err(mut e) => errors.append(&mut e),
             }
         }
@@ -268,6 +297,11 @@ pub fn compile_with(
             metrics: telemetry.metrics.listener(&listener.name),
             unrouted: telemetry.metrics.route(&listener.name, ""),
             hygiene: crate::http::header_hygiene::HeaderHygiene::from_spec(&listener.http),
+            anomaly: config
+                .anomaly
+                .as_ref()
+                .and_then(|a| a.listeners.as_ref())
+                .and_then(|spec| telemetry.anomaly.target(&listener.name, "", spec)),
         }));
     }
 
@@ -285,6 +319,52 @@ pub fn compile_with(
         backends,
         policies,
     })
+}
+
+/// The route's detector target, and in `enforce` mode the route compiled
+/// again with `under_attack_policies` after its own (nothing is removed,
+/// so the under-attack chain is stricter by construction).
+#[allow(clippy::too_many_arguments)]
+fn watch_route(
+    index: usize,
+    route: &RouteSpec,
+    spec: &crate::config::spec_anomaly::AnomalySpec,
+    listener: &ListenerSpec,
+    policies: &HashMap<&str, Arc<Policy>>,
+    backends: &HashMap<String, Arc<Backend>>,
+    metrics: Arc<RouteMetrics>,
+    telemetry: &Telemetry,
+) -> Result<Option<RouteAnomaly>, Vec<CompileError>> {
+    let Some(target) = telemetry.anomaly.target(&listener.name, &route.name, spec) else {
+        return Ok(None);
+    };
+    let under_attack = if spec.mode == crate::config::spec_anomaly::AnomalyMode::Enforce {
+        let mut strict = route.clone();
+        strict
+            .policies
+            .extend(spec.under_attack_policies.iter().cloned());
+        strict.anomaly = None;
+        let compiled = compile_route(index, &strict, listener, policies, backends, metrics)
+            .map_err(|errors| {
+                errors
+                    .into_iter()
+                    .map(|e| CompileError {
+                        field: e.field.replace(
+                            &format!("routes[{index}].policies"),
+                            &format!("routes[{index}].anomaly.under_attack_policies"),
+                        ),
+                        message: e.message,
+                    })
+                    .collect::<Vec<_>>()
+            })?;
+        Some(Arc::new(compiled))
+    } else {
+        None
+    };
+    Ok(Some(RouteAnomaly {
+        target,
+        under_attack,
+    }))
 }
 
 fn previous_policy<'a>(previous: Option<&'a Snapshot>, name: &str) -> Option<&'a PolicyKind> {
@@ -333,6 +413,7 @@ fn compile_route(
                 metrics,
                 filters: compile_filters(index, route, &mut errors),
                 mirror: None,
+                anomaly: None,
             })
             .and_then(|r| {
                 if errors.is_empty() {
@@ -422,6 +503,7 @@ fn compile_route(
         metrics,
         filters,
         mirror,
+        anomaly: None,
     })
 }
 

@@ -38,6 +38,9 @@ pub struct GatewayConfig {
     /// Automated remediation: scenarios over live signals that ban clients.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub remediation: Option<crate::config::spec_remediation::RemediationSpec>,
+    /// Anomaly detection: the detector's tick and per-listener baselines.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub anomaly: Option<crate::config::spec_anomaly::AnomalyGlobalSpec>,
 }
 
 /// The admin listener (health, readiness; later metrics and the admin API).
@@ -324,6 +327,9 @@ pub struct RouteSpec {
     /// A copy of each request sent to a second backend, answer ignored.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mirror: Option<crate::config::spec_route::MirrorSpec>,
+    /// Baselines of this route's traffic, alerts and the under-attack mode.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub anomaly: Option<crate::config::spec_anomaly::AnomalySpec>,
 }
 
 /// All present conditions must hold for a route to match.

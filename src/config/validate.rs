@@ -162,6 +162,7 @@ pub fn validate(cfg: &GatewayConfig) -> Vec<Issue> {
     if let Some(r) = &cfg.remediation {
         crate::config::validate_remediation::check(&mut out, r);
     }
+    crate::config::validate_anomaly::check(&mut out, cfg);
     for (i, p) in cfg.policies.iter().enumerate() {
         let base = format!("policies[{i}]");
         let kinds = p.kinds();

@@ -229,6 +229,12 @@ pub struct AccessRecord {
     pub failed_auth: bool,
     /// What a `waf` policy found (matched rules, scores, messages).
     pub waf: Option<Box<crate::policy::waf::Finding>>,
+    /// The matched route's anomaly detector, when it is watched.
+    pub anomaly: Option<Arc<crate::anomaly::Target>>,
+    /// The listener's anomaly detector, when listeners are watched.
+    pub listener_anomaly: Option<Arc<crate::anomaly::Target>>,
+    /// Served by the route's under-attack chain.
+    pub under_attack: bool,
 }
 
 #[derive(Serialize)]
@@ -284,6 +290,8 @@ struct Line<'a> {
     waf: Option<&'a crate::policy::waf::Finding>,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     aborted: bool,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    under_attack: bool,
     #[serde(skip_serializing_if = "HeaderList::is_empty")]
     headers: HeaderList<'a>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -361,6 +369,20 @@ impl AccessRecord {
                 failed_auth: self.failed_auth,
             })
         });
+        if self.anomaly.is_some() || self.listener_anomaly.is_some() {
+            let observation = crate::anomaly::observation(
+                self.client_ip.map(|ip| ip.addr()),
+                self.status,
+                duration,
+                self.reason.is_some() || self.policy.is_some(),
+            );
+            for target in [&self.anomaly, &self.listener_anomaly]
+                .into_iter()
+                .flatten()
+            {
+                target.send(observation);
+            }
+        }
         if !self.log.is_enabled() {
             return;
         }
@@ -429,6 +451,7 @@ impl AccessRecord {
             key_id: self.principal.as_ref().and_then(|p| p.key_id.as_deref()),
             waf: self.waf.as_deref(),
             aborted: self.body_error,
+            under_attack: self.under_attack,
             tls_version: self.tls.as_ref().map(|t| t.version),
             tls_cipher: self.tls.as_ref().map(|t| t.cipher),
             sni: self.tls.as_ref().and_then(|t| t.sni.as_deref()),

@@ -48,6 +48,9 @@ fn record(log: AccessLog) -> AccessRecord {
         rule: None,
         failed_auth: false,
         waf: None,
+        anomaly: None,
+        listener_anomaly: None,
+        under_attack: false,
     }
 }
 

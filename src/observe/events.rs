@@ -24,6 +24,10 @@ pub mod action {
     pub const REMEDIATION_BAN: &str = "remediation_ban";
     pub const WAF_BLOCKED: &str = "waf_blocked";
     pub const WAF_DETECTED: &str = "waf_detected";
+    pub const ANOMALY_DETECTED: &str = "anomaly_detected";
+    pub const ANOMALY_CLEARED: &str = "anomaly_cleared";
+    pub const UNDER_ATTACK_ENTERED: &str = "under_attack_entered";
+    pub const UNDER_ATTACK_EXITED: &str = "under_attack_exited";
 }
 
 /// One admin API call, for the audit trail.
@@ -134,6 +138,66 @@ impl SecurityEvents {
                     "dry_run": d.dry_run,
                     "replica": d.replica,
                 }},
+            }),
+        );
+    }
+
+    /// A signal of a route (or listener) went into alert, or cleared.
+    pub fn anomaly(
+        &self,
+        target: &crate::anomaly::Target,
+        raised: bool,
+        r: &crate::anomaly::detector::Reading,
+        top: &[(std::net::IpAddr, u64)],
+    ) {
+        let (action, outcome) = if raised {
+            (action::ANOMALY_DETECTED, "unknown")
+        } else {
+            (action::ANOMALY_CLEARED, "success")
+        };
+        let top: Vec<Value> = top
+            .iter()
+            .map(|(ip, n)| json!({"ip": ip.to_string(), "requests": n}))
+            .collect();
+        self.emit(
+            if raised { "alert" } else { "event" },
+            "intrusion_detection",
+            action,
+            outcome,
+            json!({
+                "rule": {"name": r.signal.name(), "ruleset": "anomaly"},
+                "portcullis": {"listener": &*target.listener, "route": &*target.route, "anomaly": {
+                    "signal": r.signal.name(),
+                    "baseline": round3(r.baseline),
+                    "std_dev": round3(r.std_dev),
+                    "observed": round3(r.observed),
+                    "sigmas": r.sigmas.map(round3),
+                    "top_talkers": top,
+                }},
+            }),
+        );
+    }
+
+    /// An enforcing route switched to (or back from) its under-attack chain.
+    pub fn under_attack(
+        &self,
+        target: &crate::anomaly::Target,
+        entered: bool,
+        policies: &[String],
+    ) {
+        let action = if entered {
+            action::UNDER_ATTACK_ENTERED
+        } else {
+            action::UNDER_ATTACK_EXITED
+        };
+        self.emit(
+            if entered { "alert" } else { "event" },
+            "intrusion_detection",
+            action,
+            "success",
+            json!({
+                "portcullis": {"listener": &*target.listener, "route": &*target.route,
+                    "under_attack_policies": policies},
             }),
         );
     }
@@ -265,6 +329,10 @@ impl SecurityEvents {
         line.push(b'\n');
         self.queue.submit(&line);
     }
+}
+
+fn round3(v: f64) -> f64 {
+    (v * 1000.0).round() / 1000.0
 }
 
 #[cfg(test)]

@@ -17,6 +17,8 @@ pub struct Telemetry {
     pub deny_list: Arc<DenyList>,
     /// Shared stores (Redis) for limits and bans across replicas.
     pub shared: crate::state::SharedState,
+    /// Anomaly-detection targets (baselines and switches survive reloads).
+    pub anomaly: Arc<crate::anomaly::Hub>,
 }
 
 impl Telemetry {
@@ -28,6 +30,7 @@ impl Telemetry {
             metrics: Metrics::detached(),
             deny_list: Arc::default(),
             shared: crate::state::SharedState::default(),
+            anomaly: crate::anomaly::Hub::detached(),
         }
     }
 }

@@ -60,6 +60,9 @@ pub(super) fn record(
         rule: None,
         failed_auth: false,
         waf: None,
+        anomaly: None,
+        listener_anomaly: listener.anomaly.clone(),
+        under_attack: false,
     };
     // The trace continues upstream whether or not this request is logged.
     let trace = TraceContext::from_header(parts.headers.get(TRACEPARENT));

@@ -26,5 +26,17 @@ pub(super) fn select<'l>(
     let route = listener.routes.find(&view).ok_or(Rejection::NoRoute)?;
     record.route = Some(Arc::clone(&route.name));
     record.metrics = Arc::clone(&route.metrics);
-    Ok(route)
+    let Some(anomaly) = &route.anomaly else {
+        return Ok(route);
+    };
+    record.anomaly = Some(Arc::clone(&anomaly.target));
+    // Under attack (enforce mode): the same route with the stricter chain;
+    // one relaxed load per request decides it.
+    match &anomaly.under_attack {
+        Some(strict) if anomaly.target.under_attack() => {
+            record.under_attack = true;
+            Ok(strict)
+        }
+        _ => Ok(route),
+    }
 }

@@ -95,6 +95,9 @@ pub fn write(record: &AccessRecord, duration: Duration, buf: &mut Vec<u8>) -> bo
             doc["rule"]["id"] = json!(&**rule);
         }
     }
+    if record.under_attack {
+        doc["portcullis"]["under_attack"] = json!(true);
+    }
     if let Some(waf) = &record.waf {
         doc["portcullis"]["waf"] = json!(waf);
         if doc.get("rule").is_none() {

@@ -69,6 +69,7 @@ impl Default for Settings {
                 feeds: Default::default(),
                 remediation: Default::default(),
                 state: Default::default(),
+                anomaly: Default::default(),
             },
             any_class: false,
             service_dns: false,
