@@ -192,6 +192,7 @@ mod signal_kind_tests {
             path_hash: 0,
             static_asset: false,
             reason,
+            failed_auth: false,
         }
     }
 
